@@ -1,0 +1,458 @@
+//! Deterministic stream generation: the three users, and every photo derived on demand from
+//! (seed, user, rank) (ids, dates, media, sizes, formats, byte lengths, texts). Nothing is stored.
+
+use super::text::{self, Text};
+
+/// A user of the emulated Flickr.
+pub struct User {
+    pub username: &'static str,
+    pub nsid: &'static str,
+    /// Ids are `ID_BASE + rank * ID_STRIDE + id_offset`, so they never collide across users.
+    pub id_offset: u64,
+    /// Photo count at start; `None` = the configured `photos`.
+    pub initial: Option<usize>,
+}
+
+pub const USERS: [User; 3] = [
+    User {
+        username: "manhhai",
+        nsid: "13476480@N07",
+        id_offset: 1,
+        initial: None,
+    },
+    User {
+        username: "commonsarchive",
+        nsid: "8623220@N02",
+        id_offset: 5,
+        initial: Some(60),
+    },
+    User {
+        username: "emptyuser",
+        nsid: "99999999@N00",
+        id_offset: 9,
+        initial: Some(0),
+    },
+];
+
+pub const ID_BASE: u64 = 50_000_000_000;
+pub const ID_STRIDE: u64 = 13;
+const EPOCH: i64 = 1_262_304_000; // 2010-01-01
+
+pub fn initial_counts(photos: usize) -> [usize; 3] {
+    let mut c = [0; 3];
+    for (i, u) in USERS.iter().enumerate() {
+        c[i] = u.initial.unwrap_or(photos);
+    }
+    c
+}
+
+pub fn user_by_name(name: &str) -> Option<usize> {
+    USERS
+        .iter()
+        .position(|u| u.username.eq_ignore_ascii_case(name))
+}
+
+pub fn user_by_nsid(nsid: &str) -> Option<usize> {
+    USERS.iter().position(|u| u.nsid == nsid)
+}
+
+pub fn photo_id(user: usize, rank: u64) -> u64 {
+    ID_BASE + rank * ID_STRIDE + USERS[user].id_offset
+}
+
+/// (user, rank) of a photo id, if such a photo exists now.
+pub fn locate(id: &str, counts: &[usize; 3]) -> Option<(usize, u64)> {
+    let n: u64 = id.parse().ok()?;
+    let rel = n.checked_sub(ID_BASE)?;
+    let user = USERS.iter().position(|u| u.id_offset == rel % ID_STRIDE)?;
+    let rank = rel / ID_STRIDE;
+    (rank < counts[user] as u64).then_some((user, rank))
+}
+
+/// splitmix64 finaliser.
+pub fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A small deterministic PRNG (splitmix64) keyed by a list of numbers.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(parts: &[u64]) -> Rng {
+        let mut s = 0x5EED_u64;
+        for p in parts {
+            s = mix(s ^ p);
+        }
+        Rng(s)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        mix(self.0)
+    }
+    /// Uniform in 0..n (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// True with probability p (p >= 1 always, p <= 0 or NaN never).
+    pub fn chance(&mut self, p: f64) -> bool {
+        let u = self.unit();
+        p >= 1.0 || u < p
+    }
+}
+
+/// Hash of a short string, for keying.
+pub fn str_key(s: &str) -> u64 {
+    s.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01B3)
+    })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Jpeg,
+    Png,
+    Gif,
+    Mp4,
+}
+
+impl Format {
+    pub fn ext(self) -> &'static str {
+        match self {
+            Format::Jpeg => "jpg",
+            Format::Png => "png",
+            Format::Gif => "gif",
+            Format::Mp4 => "mp4",
+        }
+    }
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Jpeg => "image/jpeg",
+            Format::Png => "image/png",
+            Format::Gif => "image/gif",
+            Format::Mp4 => "video/mp4",
+        }
+    }
+}
+
+/// Flickr's fixed sizes below the original: (extras key, getSizes label, url suffix, long
+/// edge, square), smallest first.
+const SIZE_KINDS: &[(&str, &str, &str, u32, bool)] = &[
+    ("sq", "Square", "s", 75, true),
+    ("t", "Thumbnail", "t", 100, false),
+    ("q", "Large Square", "q", 150, true),
+    ("s", "Small", "m", 240, false),
+    ("n", "Small 320", "n", 320, false),
+    ("z", "Medium 640", "z", 640, false),
+    ("c", "Medium 800", "c", 800, false),
+    ("l", "Large", "b", 1024, false),
+    ("h", "Large 1600", "h", 1600, false),
+    ("k", "Large 2048", "k", 2048, false),
+    ("3k", "X-Large 3K", "3k", 3072, false),
+    ("4k", "X-Large 4K", "4k", 4096, false),
+    ("5k", "X-Large 5K", "5k", 5120, false),
+    ("6k", "X-Large 6K", "6k", 6144, false),
+];
+
+/// One downloadable file of a photo (an image size, or a video rendition).
+#[derive(Clone, Debug)]
+pub struct File {
+    /// extras key (`url_<key>`): "sq".."6k", "o"; "" for video renditions.
+    pub key: &'static str,
+    pub label: &'static str,
+    /// The `<name>` in `/img/<id>_<secret>_<name>.<ext>` or `/video/<id>_<secret>_<name>.mp4`.
+    pub name: &'static str,
+    pub width: u32,
+    pub height: u32,
+    pub format: Format,
+    pub len: u64,
+    pub video: bool,
+}
+
+/// A photo, fully derived from (seed, image_kb, user, rank).
+#[derive(Clone, Debug)]
+pub struct Photo {
+    pub user: usize,
+    pub id: u64,
+    pub secret: String,
+    pub orig_secret: String,
+    pub date_upload: i64,
+    pub last_update: i64,
+    pub video: bool,
+    pub has_original: bool,
+    /// Format of the "Original" size (jpg for videos: their original image is a frame).
+    pub orig_format: Format,
+    pub orig_width: u32,
+    pub orig_height: u32,
+    /// Image sizes smallest first (with "Original" last when present), then for videos
+    /// "Site MP4" and "Video Original". The last file is the best.
+    pub files: Vec<File>,
+    pub title: Text,
+    pub description: Text,
+    pub comments: Vec<Text>,
+    pub seed: u64,
+}
+
+fn scale(w: u32, h: u32, edge: u32) -> (u32, u32) {
+    let long = w.max(h) as u64;
+    let s = |x: u32| ((x as u64 * edge as u64 + long / 2) / long).max(1) as u32;
+    if w >= h {
+        (edge, s(h))
+    } else {
+        (s(w), edge)
+    }
+}
+
+impl Photo {
+    pub fn generate(seed: u64, image_kb: usize, user: usize, rank: u64) -> Photo {
+        let id = photo_id(user, rank);
+        let mut rng = Rng::new(&[seed, user as u64, rank]);
+        let secret = format!("{:010x}", rng.next_u64() >> 24);
+        let orig_secret = format!("{:010x}", rng.next_u64() >> 24);
+        let date_upload = EPOCH + rank as i64 * 3600 + rng.below(600) as i64;
+        let last_update = date_upload
+            + if rng.below(3) == 0 {
+                0
+            } else {
+                rng.below(30 * 86_400) as i64
+            };
+        let video = rng.below(100) < 3;
+        let no_original = rng.below(100) < 20;
+        let has_original = video || !no_original;
+        let f = rng.below(100);
+        let orig_format = match f {
+            _ if video => Format::Jpeg, // a video's "Original" is a jpg frame
+            0..=4 => Format::Png,
+            5..=6 => Format::Gif,
+            _ => Format::Jpeg,
+        };
+        let (orig_width, orig_height) = if video {
+            [(1280, 720), (1920, 1080), (1440, 1080), (1080, 1920)][rng.below(4) as usize]
+        } else {
+            let long = 3000 + rng.below(3001) as u32;
+            let short = (long as f64 * (0.56 + 0.24 * rng.unit())) as u32;
+            if rng.below(100) < 65 {
+                (long, short)
+            } else {
+                (short, long)
+            }
+        };
+        let orig_long = orig_width.max(orig_height);
+        let cap = if has_original {
+            u32::MAX
+        } else {
+            [1024, 1600, 2048][rng.below(3) as usize]
+        };
+        let best_len = ((image_kb.max(1) * 1024) as f64 * (0.5 + rng.unit())) as u64;
+        let best_len = best_len.max(512);
+
+        let mut files = Vec::new();
+        for &(key, label, name, edge, square) in SIZE_KINDS {
+            if !square && (edge >= orig_long || edge > cap) {
+                continue;
+            }
+            let (width, height) = if square {
+                (edge, edge)
+            } else {
+                scale(orig_width, orig_height, edge)
+            };
+            files.push(File {
+                key,
+                label,
+                name,
+                width,
+                height,
+                format: Format::Jpeg,
+                len: 0,
+                video: false,
+            });
+        }
+        if has_original {
+            files.push(File {
+                key: "o",
+                label: "Original",
+                name: "o",
+                width: orig_width,
+                height: orig_height,
+                format: orig_format,
+                len: 0,
+                video: false,
+            });
+        }
+        if video {
+            let (sw, sh) = scale(orig_width, orig_height, 640);
+            files.push(File {
+                key: "",
+                label: "Site MP4",
+                name: "site",
+                width: sw,
+                height: sh,
+                format: Format::Mp4,
+                len: 0,
+                video: true,
+            });
+            files.push(File {
+                key: "",
+                label: "Video Original",
+                name: "orig",
+                width: orig_width,
+                height: orig_height,
+                format: Format::Mp4,
+                len: 0,
+                video: true,
+            });
+        }
+        // Byte lengths grow with the long edge; the best (last) file is the largest.
+        let best_edge = files.last().map(|f| f.width.max(f.height)).unwrap_or(1) as u64;
+        let n = files.len();
+        for (i, f) in files.iter_mut().enumerate() {
+            let edge = f.width.max(f.height) as u64;
+            let mut len = best_len * edge / best_edge;
+            if video && !f.video {
+                len /= 2;
+            }
+            f.len = if i + 1 == n {
+                best_len
+            } else {
+                len.clamp(256, best_len)
+            };
+        }
+
+        let title = text::title(&mut rng);
+        let description = text::description(&mut rng, title.lang);
+        let comments = text::comments(&mut rng);
+        Photo {
+            user,
+            id,
+            secret,
+            orig_secret,
+            date_upload,
+            last_update,
+            video,
+            has_original,
+            orig_format,
+            orig_width,
+            orig_height,
+            files,
+            title,
+            description,
+            comments,
+            seed,
+        }
+    }
+
+    pub fn best(&self) -> &File {
+        // `files` always holds at least the two square sizes.
+        &self.files[self.files.len() - 1]
+    }
+
+    pub fn image_files(&self) -> impl Iterator<Item = &File> {
+        self.files.iter().filter(|f| !f.video)
+    }
+
+    pub fn secret_for(&self, f: &File) -> &str {
+        if f.name == "o" {
+            &self.orig_secret
+        } else {
+            &self.secret
+        }
+    }
+
+    /// The URL path of a file: `/img/<id>_<secret>_<name>.<ext>` or `/video/...mp4`.
+    pub fn path_of(&self, f: &File) -> String {
+        let dir = if f.video { "video" } else { "img" };
+        format!(
+            "/{dir}/{}_{}_{}.{}",
+            self.id,
+            self.secret_for(f),
+            f.name,
+            f.format.ext()
+        )
+    }
+
+    /// The file a URL path names, if the secret and extension match.
+    pub fn file_for_path(&self, video: bool, secret: &str, name: &str, ext: &str) -> Option<&File> {
+        let f = self
+            .files
+            .iter()
+            .find(|f| f.video == video && f.name == name)?;
+        (self.secret_for(f) == secret && f.format.ext() == ext).then_some(f)
+    }
+
+    /// The key that seeds the file's bytes.
+    pub fn byte_key(&self, f: &File) -> u64 {
+        mix(self.seed ^ mix(self.id ^ mix(str_key(f.name) ^ f.video as u64)))
+    }
+
+    pub fn username(&self) -> &'static str {
+        USERS[self.user].username
+    }
+
+    pub fn nsid(&self) -> &'static str {
+        USERS[self.user].nsid
+    }
+}
+
+/// "YYYY-MM-DD HH:MM:SS" (UTC) of a unix time, as in getInfo's `dates.taken`.
+pub fn datetime(ts: i64) -> String {
+    let days = ts.div_euclid(86_400);
+    let secs = ts.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_roundtrip_and_are_unique_across_users() {
+        let counts = [100, 60, 0];
+        for u in 0..2 {
+            for r in [0u64, 1, 59] {
+                let id = photo_id(u, r).to_string();
+                assert_eq!(locate(&id, &counts), Some((u, r)));
+            }
+        }
+        assert_eq!(locate(&photo_id(2, 0).to_string(), &counts), None);
+        assert_eq!(locate("abc", &counts), None);
+        assert_eq!(locate("12", &counts), None);
+    }
+
+    #[test]
+    fn best_is_largest_and_dates_ordered() {
+        for r in 0..300 {
+            let p = Photo::generate(1, 24, 0, r);
+            assert!(p.last_update >= p.date_upload);
+            let best = p.best().len;
+            assert!(p.files.iter().all(|f| f.len <= best));
+            assert_eq!(p.has_original, p.files.iter().any(|f| f.name == "o"));
+        }
+    }
+
+    #[test]
+    fn datetime_formats() {
+        assert_eq!(datetime(1_262_304_000), "2010-01-01 00:00:00");
+        assert_eq!(datetime(951_782_400 + 3661), "2000-02-29 01:01:01");
+    }
+}
