@@ -18,8 +18,14 @@ async fn start(photos: usize) -> Emulator {
     .unwrap()
 }
 
+thread_local! {
+    // Building a client costs ~40 ms (TLS roots); libtest runs each test on its own thread,
+    // so this is one client (and connection pool) per test.
+    static CLIENT: reqwest::Client = reqwest::Client::new();
+}
+
 fn client() -> reqwest::Client {
-    reqwest::Client::new()
+    CLIENT.with(|c| c.clone())
 }
 
 async fn call(emu: &Emulator, method: &str, params: &[(&str, &str)]) -> Value {
@@ -756,4 +762,76 @@ fn cli_prints_listening_line_and_stops_on_sigterm() {
         rest.is_empty(),
         "exactly one line on stdout, got more: {rest:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn control_endpoints_and_bad_requests() {
+    let emu = start(12).await;
+    let base = emu.base_url();
+    let c = client();
+    let status = |url: String| {
+        let c = c.clone();
+        async move { c.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(format!("{base}/_expected?user=nobody")).await, 404);
+    assert_eq!(status(format!("{base}/_grow?n=abc")).await, 400);
+    assert_eq!(status(format!("{base}/_grow?n=1&user=nobody")).await, 400);
+    assert_eq!(status(format!("{base}/_faults?bogus=1")).await, 400);
+    assert_eq!(status(format!("{base}/nothing/here")).await, 404);
+    let f: Faults = get_json(format!("{base}/_faults")).await;
+    assert_eq!(f.rate_5xx, 0.0);
+    let exp: Expected = get_json(format!("{base}/_expected?user=commonsarchive")).await;
+    assert_eq!((exp.user_id.as_str(), exp.total), ("8623220@N02", 60));
+    let exp: Expected = get_json(format!("{base}/_expected?user=emptyuser")).await;
+    assert!(exp.photos.is_empty());
+
+    // Odd parameters get Flickr-style answers, never a crash.
+    for (k, v) in [
+        ("page", "-1"),
+        ("page", "99999999999999999999"),
+        ("per_page", "abc"),
+        ("per_page", "0"),
+        ("extras", ",,,url_zz,"),
+    ] {
+        let v = call(
+            &emu,
+            "flickr.people.getPhotos",
+            &[("user_id", MANHHAI), (k, v)],
+        )
+        .await;
+        assert_eq!(v["stat"], "ok", "{k}: {v}");
+    }
+    let v = call(
+        &emu,
+        "flickr.people.getPhotos",
+        &[("user_id", MANHHAI), ("page", "1000000")],
+    )
+    .await;
+    assert!(ids(&v).is_empty());
+    for id in ["", "abc", "-5", "99999999999999999999999", "50000000001x"] {
+        let v = call(&emu, "flickr.photos.getInfo", &[("photo_id", id)]).await;
+        assert_fail(&v, 1, "Photo not found");
+    }
+    for path in [
+        "/img/",
+        "/img/x",
+        "/img/1_2",
+        "/img/_._",
+        "/video/1_2_3.mp4",
+        "/img/%FF%FE.jpg",
+    ] {
+        assert_eq!(status(format!("{base}{path}")).await, 404, "{path}");
+    }
+    let v = call(&emu, "flickr.people.findByUsername", &[]).await;
+    assert_fail(&v, 1, "User not found");
+    let r = c
+        .get(format!("{}?format=json&nojsoncallback=1", emu.api_url()))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    assert_fail(&v, 100, "Invalid API Key (Key has invalid format)");
+    // Still healthy afterwards.
+    let v = call(&emu, "flickr.people.getPhotos", &[("user_id", MANHHAI)]).await;
+    assert_eq!(v["photos"]["total"], "12");
 }

@@ -169,7 +169,7 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, mut stop: watch::Re
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(route(&state, req).await) }
+                async move { Ok::<_, Infallible>(route(state, req).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc);
@@ -181,12 +181,12 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, mut stop: watch::Re
     }
 }
 
-async fn route(state: &State, req: Request<Incoming>) -> Response<Body> {
+async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path();
     match path {
-        "/services/rest/" | "/services/rest" => rest::handle(state, req).await,
-        p if p.starts_with("/img/") || p.starts_with("/video/") => host::handle(state, &req).await,
-        p if p.starts_with("/_") => control(state, &req),
+        "/services/rest/" | "/services/rest" => rest::handle(&state, req).await,
+        p if p.starts_with("/img/") || p.starts_with("/video/") => host::handle(&state, &req).await,
+        p if p.starts_with("/_") => control(state, &req).await,
         _ => text(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",
@@ -257,7 +257,7 @@ pub fn too_many(state: &State) -> Response<Body> {
     r
 }
 
-fn control(state: &State, req: &Request<Incoming>) -> Response<Body> {
+async fn control(state: Arc<State>, req: &Request<Incoming>) -> Response<Body> {
     let params = parse_pairs(req.uri().query().unwrap_or(""));
     let bad = |msg: String| {
         json(
@@ -286,12 +286,21 @@ fn control(state: &State, req: &Request<Incoming>) -> Response<Body> {
             }
         }
         "/_expected" => {
-            let user = param(&params, "user").unwrap_or(USERS[0].username);
-            match state.expected(user) {
-                Some(e) => json(StatusCode::OK, &e),
-                None => json(
+            let user = param(&params, "user")
+                .unwrap_or(USERS[0].username)
+                .to_string();
+            // Hashing every best image of a big stream takes a while: keep it off the workers.
+            let st = state.clone();
+            let u = user.clone();
+            match tokio::task::spawn_blocking(move || st.expected(&u)).await {
+                Ok(Some(e)) => json(StatusCode::OK, &e),
+                Ok(None) => json(
                     StatusCode::NOT_FOUND,
                     &serde_json::json!({ "error": format!("unknown user {user:?}") }),
+                ),
+                Err(e) => json(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &serde_json::json!({ "error": e.to_string() }),
                 ),
             }
         }
