@@ -1,0 +1,455 @@
+//! `FlickrApi`: the async REST client. Builds requests (the API key travels only in the
+//! query string and never reaches a log or an error), retries transient failures with
+//! exponential backoff and full jitter, honours `Retry-After` on HTTP 429, spends a token of
+//! the rate limiter per attempt, and counts calls per method.
+
+use super::error::FlickrError;
+use super::ratelimit::RateLimiter;
+use super::types::{self, Comment, FlickrPhotoSize, FlickrUser, PhotoInfo, PhotoPage};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const DEFAULT_API_URL: &str = "https://api.flickr.com/services/rest/";
+
+/// Everything a listing can carry, so that neither getSizes nor getInfo is needed per photo.
+pub const LISTING_EXTRAS: &[&str] = &[
+    "description",
+    "date_upload",
+    "last_update",
+    "media",
+    "original_format",
+    "o_dims",
+    "count_comments",
+    "url_o",
+    "url_6k",
+    "url_5k",
+    "url_4k",
+    "url_3k",
+    "url_k",
+    "url_h",
+    "url_l",
+    "url_c",
+    "url_z",
+];
+
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    pub api_url: String,
+    pub rate_limit_per_hour: u32,
+    pub burst: u32,
+    pub max_retries: u32,
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            api_url: std::env::var("FLICKR_API_URL")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| DEFAULT_API_URL.to_string()),
+            rate_limit_per_hour: 3600,
+            burst: 60,
+            max_retries: 6,
+            base_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(60),
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+struct Inner {
+    key: String,
+    #[allow(dead_code)] // kept for signed calls; public methods need only the key
+    secret: String,
+    opts: ClientOptions,
+    http: reqwest::Client,
+    limiter: RateLimiter,
+    counts: Mutex<BTreeMap<String, u64>>,
+    total: AtomicU64,
+    seed: AtomicU64,
+}
+
+/// The Flickr REST client. Cheap to clone.
+#[derive(Clone)]
+pub struct FlickrApi {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for FlickrApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlickrApi")
+            .field("api_url", &self.inner.opts.api_url)
+            .field("consumer_key", &"<redacted>")
+            .field("consumer_secret", &"<redacted>")
+            .finish()
+    }
+}
+
+enum Attempt {
+    Done(Value),
+    Retry {
+        after: Option<Duration>,
+        err: FlickrError,
+    },
+    Fail(FlickrError),
+}
+
+impl FlickrApi {
+    pub fn new(consumer_key: &str, consumer_secret: &str) -> FlickrApi {
+        Self::with_options(consumer_key, consumer_secret, ClientOptions::default()).unwrap_or_else(
+            |_| {
+                FlickrApi::build(
+                    consumer_key,
+                    consumer_secret,
+                    ClientOptions::default(),
+                    reqwest::Client::new(),
+                )
+            },
+        )
+    }
+
+    pub fn with_options(
+        consumer_key: &str,
+        consumer_secret: &str,
+        opts: ClientOptions,
+    ) -> Result<FlickrApi, FlickrError> {
+        if reqwest::Url::parse(&opts.api_url).is_err() {
+            return Err(FlickrError::Transport(format!(
+                "invalid API URL {:?}",
+                opts.api_url
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(opts.timeout)
+            .connect_timeout(Duration::from_secs(20))
+            .user_agent(concat!("flickrfs/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| FlickrError::Transport(e.without_url().to_string()))?;
+        Ok(FlickrApi::build(consumer_key, consumer_secret, opts, http))
+    }
+
+    fn build(key: &str, secret: &str, opts: ClientOptions, http: reqwest::Client) -> FlickrApi {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+            | 1;
+        FlickrApi {
+            inner: Arc::new(Inner {
+                key: key.trim().to_string(),
+                secret: secret.to_string(),
+                limiter: RateLimiter::new(opts.rate_limit_per_hour, opts.burst),
+                opts,
+                http,
+                counts: Mutex::new(BTreeMap::new()),
+                total: AtomicU64::new(0),
+                seed: AtomicU64::new(seed),
+            }),
+        }
+    }
+
+    pub fn api_url(&self) -> &str {
+        &self.inner.opts.api_url
+    }
+
+    pub fn call_counts(&self) -> BTreeMap<String, u64> {
+        self.inner
+            .counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn total_calls(&self) -> u64 {
+        self.inner.total.load(Ordering::Relaxed)
+    }
+
+    pub fn calls_last_hour(&self) -> u64 {
+        self.inner.limiter.calls_last_hour()
+    }
+
+    pub fn calls_left_this_hour(&self) -> u64 {
+        self.inner.limiter.calls_left_this_hour()
+    }
+
+    /// A username, an NSID or a photostream URL.
+    pub async fn find_user(&self, user: &str) -> Result<FlickrUser, FlickrError> {
+        let user = user.trim();
+        let v = if user.contains("flickr.com/") {
+            let url = if user.starts_with("http") {
+                user.to_string()
+            } else {
+                format!("https://{user}")
+            };
+            self.call("flickr.urls.lookupUser", &[("url", url)]).await?
+        } else if is_nsid(user) {
+            let url = format!("https://www.flickr.com/photos/{user}/");
+            self.call("flickr.urls.lookupUser", &[("url", url)]).await?
+        } else {
+            self.call(
+                "flickr.people.findByUsername",
+                &[("username", user.to_string())],
+            )
+            .await?
+        };
+        FlickrUser::from_json(&v)
+    }
+
+    pub async fn get_photos(
+        &self,
+        user_id: &str,
+        page: u32,
+        per_page: u32,
+        extras: &[&str],
+    ) -> Result<PhotoPage, FlickrError> {
+        let mut params = vec![
+            ("user_id", user_id.to_string()),
+            ("page", page.max(1).to_string()),
+            ("per_page", per_page.clamp(1, 500).to_string()),
+        ];
+        if !extras.is_empty() {
+            params.push(("extras", extras.join(",")));
+        }
+        let v = self.call("flickr.people.getPhotos", &params).await?;
+        PhotoPage::from_json(&v)
+    }
+
+    pub async fn get_photo_sizes(
+        &self,
+        photo_id: &str,
+    ) -> Result<Vec<FlickrPhotoSize>, FlickrError> {
+        let v = self
+            .call(
+                "flickr.photos.getSizes",
+                &[("photo_id", photo_id.to_string())],
+            )
+            .await?;
+        types::sizes_from_json(&v)
+    }
+
+    pub async fn get_photo_info(&self, photo_id: &str) -> Result<PhotoInfo, FlickrError> {
+        let v = self
+            .call(
+                "flickr.photos.getInfo",
+                &[("photo_id", photo_id.to_string())],
+            )
+            .await?;
+        PhotoInfo::from_json(&v)
+    }
+
+    pub async fn get_photo_comments(&self, photo_id: &str) -> Result<Vec<Comment>, FlickrError> {
+        let v = self
+            .call(
+                "flickr.photos.comments.getList",
+                &[("photo_id", photo_id.to_string())],
+            )
+            .await?;
+        types::comments_from_json(&v)
+    }
+
+    fn jitter(&self, max: Duration) -> Duration {
+        // xorshift64*: full jitter without a PRNG crate.
+        let mut x = self.inner.seed.load(Ordering::Relaxed);
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.inner.seed.store(x, Ordering::Relaxed);
+        let r = x.wrapping_mul(0x2545F4914F6CDD1D);
+        let ms = max.as_millis() as u64;
+        Duration::from_millis(if ms == 0 { 0 } else { r % (ms + 1) })
+    }
+
+    /// One REST call with retries. `params` must not contain the key.
+    pub async fn call(
+        &self,
+        method: &str,
+        params: &[(&str, String)],
+    ) -> Result<Value, FlickrError> {
+        let opts = &self.inner.opts;
+        let mut attempt = 0u32;
+        loop {
+            self.inner.limiter.acquire().await;
+            self.count(method);
+            tracing::debug!(
+                "Flickr call {method} {}",
+                params
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            let outcome = self.attempt(method, params).await;
+            let (after, err) = match outcome {
+                Attempt::Done(v) => return Ok(v),
+                Attempt::Fail(e) => return Err(e),
+                Attempt::Retry { after, err } => (after, err),
+            };
+            if attempt >= opts.max_retries {
+                return Err(err);
+            }
+            let wait = after.unwrap_or_else(|| {
+                let cap = opts
+                    .base_backoff
+                    .saturating_mul(1 << attempt.min(20))
+                    .min(opts.max_backoff);
+                self.jitter(cap)
+            });
+            tracing::debug!(
+                "Flickr call {method} failed ({err}); retry {} in {:?}",
+                attempt + 1,
+                wait
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    fn count(&self, method: &str) {
+        *self
+            .inner
+            .counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(method.to_string())
+            .or_default() += 1;
+        self.inner.total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn attempt(&self, method: &str, params: &[(&str, String)]) -> Attempt {
+        let mut query: Vec<(&str, &str)> = vec![
+            ("method", method),
+            ("api_key", &self.inner.key),
+            ("format", "json"),
+            ("nojsoncallback", "1"),
+        ];
+        query.extend(params.iter().map(|(k, v)| (*k, v.as_str())));
+        let resp = match self
+            .inner
+            .http
+            .get(&self.inner.opts.api_url)
+            .query(&query)
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                return Attempt::Retry {
+                    after: None,
+                    err: FlickrError::Transport(e.without_url().to_string()),
+                }
+            }
+        };
+        let status = resp.status().as_u16();
+        if status == 429 {
+            let after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|s| Duration::from_secs(s).min(self.inner.opts.max_backoff));
+            return Attempt::Retry {
+                after: Some(after.unwrap_or(self.inner.opts.base_backoff)),
+                err: FlickrError::Http { status },
+            };
+        }
+        if status >= 500 || status == 408 {
+            return Attempt::Retry {
+                after: None,
+                err: FlickrError::Http { status },
+            };
+        }
+        if !(200..300).contains(&status) {
+            return Attempt::Fail(FlickrError::Http { status });
+        }
+        let body = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                return Attempt::Retry {
+                    after: None,
+                    err: FlickrError::Transport(e.without_url().to_string()),
+                }
+            }
+        };
+        let v: Value = match serde_json::from_slice(strip_jsonp(&body)) {
+            Ok(v) => v,
+            Err(e) => {
+                return Attempt::Retry {
+                    after: None,
+                    err: FlickrError::InvalidResponse(format!("not JSON ({e})")),
+                }
+            }
+        };
+        match v.get("stat").and_then(Value::as_str) {
+            Some("ok") => Attempt::Done(v),
+            Some("fail") => {
+                let err = FlickrError::Api {
+                    code: types::num(&v["code"]).unwrap_or(0),
+                    message: types::text(&v["message"]).unwrap_or_else(|| "unknown error".into()),
+                };
+                if err.is_transient_api() {
+                    Attempt::Retry { after: None, err }
+                } else {
+                    Attempt::Fail(err)
+                }
+            }
+            _ => Attempt::Retry {
+                after: None,
+                err: FlickrError::InvalidResponse("no \"stat\" in the answer".into()),
+            },
+        }
+    }
+}
+
+/// Accepts `jsonFlickrApi(...)` as well as bare JSON.
+fn strip_jsonp(body: &[u8]) -> &[u8] {
+    let t = body.trim_ascii();
+    if let Some(inner) = t.strip_prefix(b"jsonFlickrApi(") {
+        if let Some(inner) = inner.strip_suffix(b")") {
+            return inner;
+        }
+    }
+    t
+}
+
+/// `12345678@N07`
+pub fn is_nsid(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((a, b)) => {
+            !a.is_empty()
+                && a.bytes().all(|c| c.is_ascii_digit())
+                && b.len() == 3
+                && b.starts_with('N')
+                && b[1..].bytes().all(|c| c.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_keys() {
+        let api = FlickrApi::new("0123456789abcdef0123456789abcdef", "s3cr3tvalue");
+        let d = format!("{api:?}");
+        assert!(
+            !d.contains("0123456789abcdef") && !d.contains("s3cr3tvalue"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn nsids_and_jsonp() {
+        assert!(is_nsid("13476480@N07"));
+        assert!(!is_nsid("manhhai"));
+        assert!(!is_nsid("1@N0"));
+        assert_eq!(strip_jsonp(b" jsonFlickrApi({\"a\":1}) "), b"{\"a\":1}");
+    }
+}
