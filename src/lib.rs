@@ -4,6 +4,20 @@
 //! `store` -> `flickr` -> `label`. `emulator` is a self-contained Flickr stand-in for tests,
 //! the demo and benchmarks.
 
+pub mod app;
+pub mod cli;
+pub mod demo;
 pub mod emulator;
 pub mod flickr;
+pub mod fs;
+pub mod fuse;
+pub mod imageinfo;
+pub mod index;
+pub mod keys;
 pub mod label;
+pub mod logging;
+pub mod mirror;
+pub mod mount;
+pub mod sidecar;
+pub mod store;
+pub mod sync;

@@ -1,31 +1,21 @@
-//! The `flickrfs` binary (for now only `flickrfs emulator`; the other subcommands come with cli.rs).
+//! `flickrfs`: the command-line entry point; parses arguments and hands over to a command.
 
-use clap::{Parser, Subcommand};
-
-#[derive(Parser)]
-#[command(
-    name = "flickrfs",
-    version,
-    about = "Mirror or mount a Flickr user's public photostream as files"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the built-in Flickr emulator on 127.0.0.1.
-    Emulator(flickrfs::emulator::EmulatorArgs),
-}
+use flickrfs::cli::{self, Cli, Command};
 
 fn main() {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Emulator(args) => flickrfs::emulator::run_cli(args),
+    let cli: Cli = cli::parse_or_exit("flickrfs");
+    let code = match cli.command {
+        Command::Mirror(args) => flickrfs::mirror::main(args, "flickrfs"),
+        Command::Mount(args) => flickrfs::mount::main(args),
+        Command::Unmount(args) => flickrfs::mount::unmount(args),
+        Command::Demo(args) => flickrfs::demo::main(args),
+        Command::Emulator(args) => match flickrfs::emulator::run_cli(args) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("flickrfs: error: {e}");
+                1
+            }
+        },
     };
-    if let Err(e) = result {
-        eprintln!("flickrfs: {e}");
-        std::process::exit(1);
-    }
+    std::process::exit(code);
 }

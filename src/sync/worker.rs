@@ -1,0 +1,244 @@
+//! The work on one photo: its best image into the store, then its info sidecar, then the
+//! index updated. Also the on-access image fetch the mount uses.
+
+use super::{download, Engine};
+use crate::flickr::best_size;
+use crate::index::{image_ext, PhotoRow, StoredComment};
+use crate::store::photo_hash;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Checks a cached image file against its index row.
+pub(crate) fn verify_file(path: &Path, row: &PhotoRow) -> Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("missing: {e}"))?;
+    if let Some(size) = row.image_size {
+        if meta.len() != size {
+            return Err(format!("{} bytes where {size} were expected", meta.len()));
+        }
+    }
+    let head = read_head(path).map_err(|e| e.to_string())?;
+    let dims = match (row.best_width, row.best_height) {
+        (Some(w), Some(h)) if row.ext != "mp4" => Some((w, h)),
+        _ => None,
+    };
+    crate::imageinfo::check(&head, &row.ext, dims)
+}
+
+fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::fs::File::open(path)?
+        .take(256 * 1024)
+        .read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+impl Engine {
+    /// Processes one pending photo; never fails: errors are recorded against the photo.
+    pub(crate) async fn process(self: &Arc<Self>, photo: PhotoRow) {
+        let hash = photo_hash(&photo.id);
+        let mut error: Option<String> = None;
+        let mut row = photo;
+        if self.opts.want_image && !row.image_cached {
+            match self.cache_image(&row).await {
+                Ok(updated) => row = updated,
+                Err(e) => error = Some(e),
+            }
+        }
+        if let Some(level) = self.opts.info_level {
+            let stale = row.info_level < level || row.info_last_update != Some(row.last_update);
+            if stale {
+                if let Err(e) = self.cache_info(&row, level).await {
+                    error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = &error {
+            tracing::warn!("Photo {hash}: {e}");
+            self.stats.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Err(e) = self.index.finish(&row.id, error.as_deref()) {
+            tracing::error!("Photo {hash}: cannot record progress: {e}");
+        }
+        self.stats.photos_done.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Makes sure the row knows its best size, asking `getSizes` only when the listing gave no
+    /// usable URL (or for videos, whose files only `getSizes` names).
+    pub(crate) async fn ensure_best(&self, row: &PhotoRow) -> Result<PhotoRow, String> {
+        let is_video_file = row.ext == "mp4"
+            && row
+                .best_label
+                .as_deref()
+                .is_some_and(|l| l.contains("Video") || l.contains("MP4"));
+        if row.best_url.is_some() && (row.media != "video" || is_video_file) {
+            return Ok(row.clone());
+        }
+        let sizes = self
+            .api
+            .get_photo_sizes(&row.id)
+            .await
+            .map_err(|e| format!("getSizes: {e}"))?;
+        self.flush_call_counts();
+        let best = best_size(&sizes).ok_or_else(|| "Flickr lists no size for it".to_string())?;
+        let ext = image_ext(&row.media, Some(best), row.original_format.as_deref());
+        self.index
+            .set_best(&row.id, best, &ext)
+            .map_err(|e| e.to_string())?;
+        let mut r = row.clone();
+        r.best_url = Some(best.url.clone());
+        r.best_label = Some(best.label.clone());
+        r.best_width = Some(best.width);
+        r.best_height = Some(best.height);
+        r.ext = ext;
+        Ok(r)
+    }
+
+    /// Downloads the best image into the store (or adopts a complete file a crash left
+    /// unrecorded). Returns the updated row.
+    pub(crate) async fn cache_image(&self, row: &PhotoRow) -> Result<PhotoRow, String> {
+        let mut row = self.ensure_best(row).await?;
+        let hash = photo_hash(&row.id);
+        let path = self.store.image_path(&row.id, &row.ext);
+        // A file under its final name is complete by construction (atomic rename): a crash
+        // between the rename and the index update must not cost a second download.
+        if let Ok(meta) = std::fs::metadata(&path) {
+            if !self.opts.verify_image || verify_file(&path, &row).is_ok() {
+                self.index
+                    .set_image_cached(&row.id, meta.len())
+                    .map_err(|e| e.to_string())?;
+                self.stats.images_reused.fetch_add(1, Ordering::Relaxed);
+                row.image_cached = true;
+                row.image_size = Some(meta.len());
+                return Ok(row);
+            }
+        }
+        tracing::info!("Caching image of photo {hash}...");
+        let url = row.best_url.clone().unwrap_or_default();
+        let size = self.download_file(&url, &path, &row).await?;
+        self.index
+            .set_image_cached(&row.id, size)
+            .map_err(|e| e.to_string())?;
+        self.stats.images_downloaded.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .bytes_downloaded
+            .fetch_add(size, Ordering::Relaxed);
+        row.image_cached = true;
+        row.image_size = Some(size);
+        Ok(row)
+    }
+
+    async fn download_file(&self, url: &str, path: &Path, row: &PhotoRow) -> Result<u64, String> {
+        let mut tmp = self
+            .store
+            .temp_file(path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let size = download::download_to(&self.http, url, &mut tmp, &self.opts.download, |_| {})
+            .await
+            .map_err(|e| e.to_string())?;
+        if self.opts.verify_image {
+            let head = read_head(tmp.path()).map_err(|e| e.to_string())?;
+            let dims = match (row.best_width, row.best_height) {
+                (Some(w), Some(h)) if row.ext != "mp4" => Some((w, h)),
+                _ => None,
+            };
+            crate::imageinfo::check(&head, &row.ext, dims)
+                .map_err(|e| format!("downloaded image is bad: {e}"))?;
+        }
+        let mtime = row.date_upload;
+        tokio::task::spawn_blocking(move || tmp.commit(Some(mtime)))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot save image: {e}"))?;
+        Ok(size)
+    }
+
+    /// Fetches comments when the level wants them and writes the sidecar.
+    pub(crate) async fn cache_info(&self, row: &PhotoRow, level: i32) -> Result<(), String> {
+        let mut row = row.clone();
+        let comments_stale =
+            row.comments.is_none() || row.info_last_update != Some(row.last_update);
+        if level >= 2 && comments_stale {
+            if row.count_comments > 0 {
+                let comments = self
+                    .api
+                    .get_photo_comments(&row.id)
+                    .await
+                    .map_err(|e| format!("comments: {e}"))?;
+                self.flush_call_counts();
+                let stored: Vec<StoredComment> = comments.iter().map(StoredComment::from).collect();
+                self.index
+                    .set_comments(&row.id, &stored)
+                    .map_err(|e| e.to_string())?;
+                row.comments = Some(stored);
+            } else {
+                self.index
+                    .set_comments(&row.id, &[])
+                    .map_err(|e| e.to_string())?;
+                row.comments = Some(vec![]);
+            }
+        }
+        let hash = photo_hash(&row.id);
+        tracing::info!("Caching info of photo {hash}...");
+        let bytes = crate::sidecar::render(&row, level, self.owner());
+        let path = self.store.info_path(&row.id);
+        let store = self.store.clone();
+        let mtime = row.date_upload;
+        tokio::task::spawn_blocking(move || store.write_atomic(&path, &bytes, Some(mtime)))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot save info: {e}"))?;
+        self.index
+            .set_info_cached(&row.id, level, row.last_update)
+            .map_err(|e| e.to_string())?;
+        self.stats.infos_written.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// On-access fetch of one photo's image (the mount's `read` of an uncached file), ahead of
+    /// the prefetcher. Waits for a fetch of the same photo already under way instead of
+    /// downloading it twice. Returns the row with its cached state.
+    pub async fn fetch_image_now(self: &Arc<Self>, id: &str) -> Result<PhotoRow, String> {
+        let _fg = self.foreground_guard();
+        loop {
+            let row = self
+                .index
+                .photo(id)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| "unknown photo".to_string())?;
+            if row.image_cached && self.store.image_path(&row.id, &row.ext).exists() {
+                return Ok(row);
+            }
+            if self.claim(id) {
+                let r = self.cache_image(&row).await;
+                self.release(id);
+                self.changed.notify_waiters();
+                return r;
+            }
+            // Someone else is fetching it: wait for them.
+            let notified = self.changed.notified();
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+            }
+        }
+    }
+
+    /// Exact size of a photo's image before any read: the index, else a HEAD on its URL
+    /// (not an API call), remembered in the index.
+    pub async fn image_size(self: &Arc<Self>, row: &PhotoRow) -> Result<u64, String> {
+        if let Some(s) = row.image_size {
+            return Ok(s);
+        }
+        let row = self.ensure_best(row).await?;
+        let url = row.best_url.clone().unwrap_or_default();
+        let size = download::head_size(&self.http, &url, &self.opts.download)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.index
+            .set_image_size(&row.id, size)
+            .map_err(|e| e.to_string())?;
+        Ok(size)
+    }
+}
