@@ -1,0 +1,256 @@
+//! The thin `fuser::Filesystem` adapter: converts arguments, spawns each call onto the tokio
+//! runtime with its `Reply` (so no FUSE thread ever waits on the network), and maps errors to
+//! errno. No logic lives here: it is all in `fs`.
+
+use crate::fs::{Attr, DirEntry, FlickrFs, FsError, Kind};
+use fuser::{
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, LockOwner,
+    OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen,
+    ReplyStatfs, ReplyWrite, Request, WriteFlags,
+};
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Attribute TTL of files whose size can change (sidecars, status, directories).
+const SHORT_TTL: Duration = Duration::from_secs(1);
+/// Attribute TTL of immutable images.
+const LONG_TTL: Duration = Duration::from_secs(300);
+
+pub struct FuseAdapter {
+    fs: Arc<FlickrFs>,
+    rt: tokio::runtime::Handle,
+    uid: u32,
+    gid: u32,
+    /// Directory listings snapshotted at opendir, served by offset.
+    dirs: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
+    next_dir: AtomicU64,
+}
+
+impl FuseAdapter {
+    pub fn new(fs: Arc<FlickrFs>, rt: tokio::runtime::Handle) -> FuseAdapter {
+        // SAFETY: getuid/getgid have no preconditions and cannot fail.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        FuseAdapter {
+            fs,
+            rt,
+            uid,
+            gid,
+            dirs: Mutex::new(HashMap::new()),
+            next_dir: AtomicU64::new(1),
+        }
+    }
+}
+
+fn errno(e: FsError) -> Errno {
+    Errno::from_i32(e.0)
+}
+
+fn file_attr(a: &Attr, uid: u32, gid: u32) -> FileAttr {
+    let t = crate::store::unix_time(a.mtime);
+    FileAttr {
+        ino: INodeNo(a.ino),
+        size: a.size,
+        blocks: a.size.div_ceil(512),
+        atime: t,
+        mtime: t,
+        ctime: t,
+        crtime: t,
+        kind: match a.kind {
+            Kind::Dir => FileType::Directory,
+            Kind::File => FileType::RegularFile,
+        },
+        perm: a.perm,
+        nlink: if a.kind == Kind::Dir { 2 } else { 1 },
+        uid,
+        gid,
+        rdev: 0,
+        blksize: 128 * 1024,
+        flags: 0,
+    }
+}
+
+fn ttl(a: &Attr) -> Duration {
+    if a.stable {
+        LONG_TTL
+    } else {
+        SHORT_TTL
+    }
+}
+
+fn wants_write(flags: OpenFlags) -> bool {
+    let acc = flags.0 & libc::O_ACCMODE;
+    acc == libc::O_WRONLY
+        || acc == libc::O_RDWR
+        || flags.0 & (libc::O_TRUNC | libc::O_APPEND | libc::O_CREAT) != 0
+}
+
+impl Filesystem for FuseAdapter {
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let Some(name) = name.to_str().map(str::to_owned) else {
+            return reply.error(Errno::ENOENT);
+        };
+        let (fs, uid, gid) = (self.fs.clone(), self.uid, self.gid);
+        self.rt.spawn(async move {
+            match fs.lookup(parent.0, &name).await {
+                Ok(a) => reply.entry(&ttl(&a), &file_attr(&a, uid, gid), Generation(0)),
+                Err(e) => reply.error(errno(e)),
+            }
+        });
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        let (fs, uid, gid) = (self.fs.clone(), self.uid, self.gid);
+        self.rt.spawn(async move {
+            match fs.getattr(ino.0).await {
+                Ok(a) => reply.attr(&ttl(&a), &file_attr(&a, uid, gid)),
+                Err(e) => reply.error(errno(e)),
+            }
+        });
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        match self.fs.readdir(ino.0) {
+            Ok(entries) => {
+                let fh = self.next_dir.fetch_add(1, Ordering::Relaxed);
+                self.dirs
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(fh, Arc::new(entries));
+                reply.opened(FileHandle(fh), FopenFlags::empty());
+            }
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let entries = self
+            .dirs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&fh.0)
+            .cloned();
+        let Some(entries) = entries else {
+            return reply.error(Errno::EBADF);
+        };
+        // Offsets: 1 = ".", 2 = "..", 3.. = entries.
+        let mut i = offset;
+        loop {
+            let full = match i {
+                0 => reply.add(ino, 1, FileType::Directory, "."),
+                1 => reply.add(INodeNo(crate::fs::ROOT_INO), 2, FileType::Directory, ".."),
+                _ => match entries.get((i - 2) as usize) {
+                    Some(e) => reply.add(
+                        INodeNo(e.ino),
+                        i + 1,
+                        if e.kind == Kind::Dir {
+                            FileType::Directory
+                        } else {
+                            FileType::RegularFile
+                        },
+                        &e.name,
+                    ),
+                    None => break,
+                },
+            };
+            if full {
+                break;
+            }
+            i += 1;
+        }
+        reply.ok();
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        self.dirs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&fh.0);
+        reply.ok();
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        match self.fs.open(ino.0, wants_write(flags)) {
+            Ok((fh, keep)) => {
+                let f = if keep {
+                    FopenFlags::FOPEN_KEEP_CACHE
+                } else {
+                    FopenFlags::FOPEN_DIRECT_IO
+                };
+                reply.opened(FileHandle(fh), f)
+            }
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        let fs = self.fs.clone();
+        self.rt.spawn(async move {
+            match fs.read(fh.0, offset, size).await {
+                Ok(data) => reply.data(&data),
+                Err(e) => reply.error(errno(e)),
+            }
+        });
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.fs.release(fh.0);
+        reply.ok();
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _offset: u64,
+        _data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        let counts = self.fs.engine.index.counts().unwrap_or_default();
+        let blocks = counts.image_bytes.div_ceil(4096);
+        reply.statfs(blocks, 0, 0, counts.photos_indexed * 2, 0, 4096, 255, 4096);
+    }
+}
