@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Soak: a mirror under 10% faults while the stream grows, SIGKILLed at random moments, then a
+# mount of the same cache, also under faults and growth. At the end every image md5 and every
+# sidecar must equal the emulator's /_expected, no temp or partial file may remain, keys must
+# be absent from every log and from `ps`, and the keys file / cache dir modes must be right.
+#
+#   scripts/soak.sh           # full: 5,000 photos, 5 SIGKILLs (minutes)
+#   scripts/soak.sh --short   # CI: 1,000 photos, 3 SIGKILLs (well under 5 minutes)
+# Exits non-zero when a promise is broken; prints the figures otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PHOTOS=5000 KILLS=5 GROW=300
+if [ "${1:-}" = "--short" ]; then PHOTOS=1000 KILLS=3 GROW=120; fi
+KEY=0123456789abcdef0123456789abcdef
+SECRET=soaksecret0123
+USER_NAME=manhhai
+
+cargo build --release --quiet
+BIN=target/release/flickrfs
+WORK=$(mktemp -d /tmp/flickrfs-soak.XXXXXX)
+CACHE=$WORK/cache
+MNT=$WORK/mnt
+LOGS=$WORK/logs
+mkdir -p "$LOGS" "$MNT"
+EMU_PID= MOUNT_PID=
+cleanup() {
+  [ -n "$MOUNT_PID" ] && kill "$MOUNT_PID" 2>/dev/null || true
+  mountpoint -q "$MNT" 2>/dev/null && fusermount3 -u -z "$MNT" 2>/dev/null || true
+  [ -n "$EMU_PID" ] && kill "$EMU_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() { echo "soak: FAIL: $*" >&2; exit 1; }
+
+"$BIN" emulator --port 0 --photos "$PHOTOS" --seed 99 >"$LOGS/emulator.out" 2>"$LOGS/emulator.err" &
+EMU_PID=$!
+for _ in $(seq 100); do grep -q listening "$LOGS/emulator.out" 2>/dev/null && break; sleep 0.1; done
+API=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$LOGS/emulator.out")
+[ -n "$API" ] || fail "emulator did not start"
+BASE=${API%/services/rest/}
+faults() { curl -sf "$BASE/_faults?rate_5xx=$1&rate_105=$1&rate_429=$2&retry_after=1&drop_rate=$1" >/dev/null; }
+faults 0.033 0.01   # about 10% of requests fail one way or another
+
+# Keys: saved once to the keys file; every later command finds them there (not in argv).
+FLICKR_API_KEY=$KEY FLICKR_API_SECRET=$SECRET "$BIN" mirror --username "$USER_NAME" --cache-path "$CACHE" \
+  --api-url "$API" --save-api-keys --limit 1 --image-only --debug 4 >"$LOGS/save.log" 2>&1 || fail "first run: $(tail -1 "$LOGS/save.log")"
+
+start=$(date +%s)
+for k in $(seq "$KILLS"); do
+  "$BIN" mirror --username "$USER_NAME" --cache-path "$CACHE" --api-url "$API" --info-level 2 --debug 4 \
+    >"$LOGS/mirror.$k.log" 2>&1 &
+  pid=$!
+  sleep "$(awk -v s="$RANDOM" 'BEGIN { srand(s); printf "%.2f", 0.5 + rand() * 2.5 }')"
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  curl -sf "$BASE/_grow?n=$((GROW / KILLS))" >/dev/null
+  echo "soak: SIGKILL $k/$KILLS after $(($(date +%s) - start))s"
+done
+"$BIN" mirror --username "$USER_NAME" --cache-path "$CACHE" --api-url "$API" --info-level 2 --debug 4 \
+  >"$LOGS/mirror.final.log" 2>&1 || fail "final mirror: $(tail -1 "$LOGS/mirror.final.log")"
+mirror_secs=$(($(date +%s) - start))
+
+# The mount, still under faults, while the stream grows again.
+"$BIN" mount "$USER_NAME" "$MNT" --cache-path "$CACHE" --api-url "$API" --refresh 2s --debug 4 \
+  >"$LOGS/mount.log" 2>&1 &
+MOUNT_PID=$!
+for _ in $(seq 300); do mountpoint -q "$MNT" && break; sleep 0.1; done
+mountpoint -q "$MNT" || fail "mount did not come up: $(tail -3 "$LOGS/mount.log")"
+ps -ww -o args= -p "$MOUNT_PID" >"$LOGS/ps.txt"
+curl -sf "$BASE/_grow?n=20" >/dev/null
+# Wait until the new photos are visible and prefetched.
+python3 - "$BASE" "$MNT" "$CACHE/$USER_NAME" <<'EOF' || fail "mount did not catch up"
+import json, sys, time, urllib.request, hashlib, os
+base, mnt, cache = sys.argv[1:4]
+exp = json.load(urllib.request.urlopen(base + "/_expected"))
+deadline = time.time() + 240
+def path(root, pid, ext):
+    h = hashlib.md5(pid.encode()).hexdigest()
+    return os.path.join(root, *h[:4], f"{h}.{ext}")
+missing = None
+while time.time() < deadline:
+    missing = [p for p in exp["photos"] if not os.path.exists(path(mnt, p["id"], p["ext"]))]
+    if not missing:
+        break
+    time.sleep(1)
+if missing:
+    sys.exit(f"{len(missing)} photos not visible in the mount")
+# Read the newest 50 through the mount (cold ones are fetched on access).
+for p in exp["photos"][:50]:
+    with open(path(mnt, p["id"], p["ext"]), "rb") as f:
+        if hashlib.md5(f.read()).hexdigest() != p["best_md5"]:
+            sys.exit(f"wrong bytes through the mount for {p['id']}")
+while time.time() < deadline:
+    if all(os.path.exists(path(cache, p["id"], p["ext"])) and os.path.exists(path(cache, p["id"], "json")) for p in exp["photos"]):
+        break
+    time.sleep(1)
+EOF
+kill -TERM "$MOUNT_PID"
+wait "$MOUNT_PID" || fail "mount exited non-zero on SIGTERM"
+MOUNT_PID=
+mountpoint -q "$MNT" && fail "SIGTERM left the mount in place"
+faults 0 0
+
+# Verdict: bytes, sidecars, leftovers, double downloads.
+python3 - "$BASE" "$CACHE/$USER_NAME" <<'EOF' || exit 1
+import json, sys, urllib.request, hashlib, os
+base, root = sys.argv[1:3]
+exp = json.load(urllib.request.urlopen(base + "/_expected"))
+stats = json.load(urllib.request.urlopen(base + "/_stats"))
+bad = []
+for p in exp["photos"]:
+    h = hashlib.md5(p["id"].encode()).hexdigest()
+    d = os.path.join(root, *h[:4])
+    try:
+        with open(os.path.join(d, f"{h}.{p['ext']}"), "rb") as f:
+            if hashlib.md5(f.read()).hexdigest() != p["best_md5"]:
+                bad.append(f"{p['id']}: wrong md5")
+        with open(os.path.join(d, f"{h}.json"), encoding="utf-8") as f:
+            j = json.load(f)
+        if j["title"]["content"] != p["title"] or j["description"]["content"] != p["description"] \
+                or [c["content"] for c in j["comments"]] != p["comments"]:
+            bad.append(f"{p['id']}: sidecar differs")
+    except (OSError, KeyError, ValueError) as e:
+        bad.append(f"{p['id']}: {e}")
+leftovers = [os.path.join(dp, f) for dp, _, fs in os.walk(root) for f in fs if f.endswith(".flickrfs-tmp")]
+twice = sum(1 for n in stats["image_gets_by_photo"].values() if n > 1)
+print(f"soak: photos={len(exp['photos'])} wrong={len(bad)} leftovers={len(leftovers)} "
+      f"downloaded_twice={twice} api_calls={stats['total_calls']} faults={stats['faults_injected']}")
+if bad:
+    sys.exit("soak: FAIL: " + "; ".join(bad[:5]))
+if leftovers:
+    sys.exit("soak: FAIL: temp files left: " + ", ".join(leftovers[:5]))
+EOF
+
+# Secrets and modes.
+if grep -l -e "$KEY" -e "$SECRET" "$LOGS"/*.log "$LOGS/ps.txt" >/dev/null 2>&1; then
+  fail "an API key appears in: $(grep -l -e "$KEY" -e "$SECRET" "$LOGS"/*.log "$LOGS/ps.txt" | tr '\n' ' ')"
+fi
+[ "$(stat -c %a "$CACHE/flickr_keys")" = 600 ] || fail "keys file mode $(stat -c %a "$CACHE/flickr_keys")"
+[ "$(stat -c %a "$CACHE")" = 700 ] || fail "cache dir mode $(stat -c %a "$CACHE")"
+echo "soak: ok: $KILLS SIGKILLs, mirror ${mirror_secs}s, keys absent from logs and ps, keys 0600, cache 0700"

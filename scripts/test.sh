@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need on a fresh machine (FUSE 3, rsync),
+# checks formatting and lints, then runs every test, FUSE mounts included.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
+command -v rsync >/dev/null 2>&1 || need+=(rsync)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing ${need[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if [ "${FLICKRFS_SKIP_FUSE_TESTS:-}" != 1 ]; then
+  if [ ! -e /dev/fuse ] || ! command -v fusermount3 >/dev/null 2>&1; then
+    echo "error: FUSE is unavailable (/dev/fuse or fusermount3 missing); set FLICKRFS_SKIP_FUSE_TESTS=1 to skip the mount tests" >&2
+    exit 1
+  fi
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test --all-targets -- --test-threads "${FLICKRFS_TEST_THREADS:-4}"
+echo "== short soak"
+scripts/soak.sh --short

@@ -1,0 +1,441 @@
+//! The mirror against the built-in emulator: bytes, sidecars, order, budget, resume, faults.
+
+mod common;
+
+use common::*;
+use flickrfs::emulator::Faults;
+use std::time::{Duration, Instant};
+
+const USER: &str = "manhhai";
+
+fn pages(n: usize) -> u64 {
+    n.div_ceil(500) as u64
+}
+
+fn videos(exp: &flickrfs::emulator::Expected) -> u64 {
+    exp.photos.iter().filter(|p| p.media == "video").count() as u64
+}
+
+#[test]
+fn full_mirror_matches_expected_within_the_call_budget() {
+    let emu = Emu::start(1200, 7);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    run_ok(mirror_cmd(&emu, &cache, USER, &["--info-level", "2"]));
+    let exp = emu.expected(USER);
+    assert_eq!(exp.photos.len(), 1200);
+    check_cache(&cache, &exp, 2, 4).assert_complete(1200, true, true);
+    assert!(temp_files(&cache.join(USER)).is_empty());
+    let with_comments = exp.photos.iter().filter(|p| !p.comments.is_empty()).count() as u64;
+    let s = emu.stats();
+    eprintln!("calls: {:?}", s.calls);
+    assert_eq!(emu.calls("flickr.people.findByUsername"), 1);
+    assert!(emu.calls("flickr.people.getPhotos") <= pages(1200) + 1);
+    assert_eq!(
+        emu.calls("flickr.photos.getSizes"),
+        videos(&exp),
+        "getSizes only for videos"
+    );
+    assert_eq!(emu.calls("flickr.photos.comments.getList"), with_comments);
+    assert_eq!(emu.calls("flickr.photos.getInfo"), 0);
+    // Every image downloaded exactly once.
+    assert!(
+        s.image_gets_by_photo.values().all(|&n| n == 1),
+        "{:?}",
+        s.image_gets_by_photo.values().max()
+    );
+    // Cache dir 0700.
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+}
+
+#[test]
+fn info_levels_0_and_1_cost_only_the_listing() {
+    for level in [0, 1] {
+        let emu = Emu::start(700, 3);
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("c");
+        let lvl = level.to_string();
+        run_ok(mirror_cmd(&emu, &cache, USER, &["--info-level", &lvl]));
+        let exp = emu.expected(USER);
+        check_cache(&cache, &exp, level, 4).assert_complete(700, true, true);
+        let total = emu.stats().total_calls;
+        assert!(
+            total <= pages(700) + 2 + videos(&exp),
+            "level {level}: {total} calls: {:?}",
+            emu.stats().calls
+        );
+        assert_eq!(emu.calls("flickr.photos.comments.getList"), 0);
+    }
+}
+
+#[test]
+fn image_only_and_info_only() {
+    let emu = Emu::start(300, 5);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c");
+    run_ok(mirror_cmd(&emu, &cache, USER, &["--image-only"]));
+    let exp = emu.expected(USER);
+    let c = check_cache(&cache, &exp, 2, 4);
+    c.assert_complete(300, true, false);
+    assert_eq!(c.infos_ok, 0, "--image-only writes no sidecar");
+    assert_eq!(emu.calls("flickr.photos.comments.getList"), 0);
+    assert_eq!(emu.calls("flickr.photos.getInfo"), 0);
+
+    let emu = Emu::start(300, 5);
+    let cache = dir.path().join("d");
+    run_ok(mirror_cmd(
+        &emu,
+        &cache,
+        USER,
+        &["--info-only", "--info-level", "2"],
+    ));
+    let c = check_cache(&cache, &exp, 2, 4);
+    c.assert_complete(300, false, true);
+    assert_eq!(c.images_ok, 0, "--info-only downloads no image");
+    assert_eq!(emu.stats().image_gets, 0);
+    assert_eq!(emu.calls("flickr.photos.getSizes"), 0, "no image, no sizes");
+}
+
+#[test]
+fn lifo_caches_newest_first_and_fifo_oldest_first() {
+    let emu = Emu::start(1200, 11);
+    let exp = emu.expected(USER);
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, want) in [
+        ("--lifo", &exp.photos[..50]),
+        ("--fifo", &exp.photos[1150..]),
+    ] {
+        let cache = dir.path().join(flag.trim_start_matches('-'));
+        run_ok(mirror_cmd(
+            &emu,
+            &cache,
+            USER,
+            &[flag, "--limit", "50", "--image-only"],
+        ));
+        let files = tree_files(&cache.join(USER));
+        assert_eq!(files.len(), 50, "{flag}: {files:?}");
+        for p in want {
+            let path = photo_path(&cache, USER, &p.id, &p.ext, 4);
+            assert!(
+                path.exists(),
+                "{flag}: photo {} (rank from newest) missing",
+                p.id
+            );
+        }
+    }
+}
+
+#[test]
+fn growth_between_runs_costs_only_the_new_pages() {
+    let emu = Emu::start(1200, 13);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c");
+    run_ok(mirror_cmd(&emu, &cache, USER, &["--info-level", "1"]));
+    // No growth: one call.
+    emu.e().reset_stats();
+    run_ok(mirror_cmd(&emu, &cache, USER, &["--info-level", "1"]));
+    assert_eq!(emu.stats().total_calls, 1, "{:?}", emu.stats().calls);
+    assert_eq!(emu.stats().image_gets, 0);
+    // Growth by K = 700.
+    let before = emu.expected(USER);
+    emu.grow(USER, 700);
+    emu.e().reset_stats();
+    run_ok(mirror_cmd(&emu, &cache, USER, &["--info-level", "1"]));
+    let exp = emu.expected(USER);
+    assert_eq!(exp.photos.len(), 1900);
+    check_cache(&cache, &exp, 1, 4).assert_complete(1900, true, true);
+    let new_videos = videos(&exp) - videos(&before);
+    let listing = emu.calls("flickr.people.getPhotos") + emu.calls("flickr.people.findByUsername");
+    assert!(listing <= pages(700) + 2, "{:?}", emu.stats().calls);
+    assert_eq!(emu.calls("flickr.photos.getSizes"), new_videos);
+    assert_eq!(
+        emu.stats().image_gets,
+        700,
+        "only the new images are fetched"
+    );
+}
+
+#[test]
+fn growth_during_a_run_is_mirrored() {
+    let emu = Emu::start(1000, 17);
+    emu.set_faults(Faults {
+        latency_ms: 4,
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c");
+    let mut cmd = mirror_cmd(
+        &emu,
+        &cache,
+        USER,
+        &[
+            "--info-level",
+            "1",
+            "--concurrency",
+            "4",
+            "--recheck-after",
+            "0",
+        ],
+    );
+    let mut child = cmd.stderr(std::process::Stdio::null()).spawn().unwrap();
+    let start = Instant::now();
+    while tree_files(&cache.join(USER)).len() < 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "mirror made no progress"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    emu.grow(USER, 300);
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let exp = emu.expected(USER);
+    assert_eq!(exp.photos.len(), 1300);
+    check_cache(&cache, &exp, 1, 4).assert_complete(1300, true, true);
+}
+
+#[test]
+fn sigkill_then_rerun_completes_without_partial_files_or_double_downloads() {
+    let emu = Emu::start(1200, 19);
+    emu.set_faults(Faults {
+        latency_ms: 3,
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c");
+    let root = cache.join(USER);
+    for round in 0..2 {
+        let mut child = mirror_cmd(&emu, &cache, USER, &["--info-level", "2"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let target = 500 + round * 600;
+        let start = Instant::now();
+        while tree_files(&root).len() < target {
+            assert!(start.elapsed() < Duration::from_secs(90), "no progress");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // Whatever is under a final name is complete and right.
+        let exp = emu.expected(USER);
+        let c = check_cache(&cache, &exp, 2, 4);
+        assert!(c.images_bad.is_empty(), "{:?}", c.images_bad);
+        assert!(c.infos_bad.is_empty(), "{:?}", c.infos_bad);
+    }
+    emu.set_faults(Faults::default());
+    run_ok(mirror_cmd(&emu, &cache, USER, &["--info-level", "2"]));
+    let exp = emu.expected(USER);
+    check_cache(&cache, &exp, 2, 4).assert_complete(1200, true, true);
+    assert!(
+        temp_files(&root).is_empty(),
+        "temp files left: {:?}",
+        temp_files(&root)
+    );
+    let s = emu.stats();
+    let twice: Vec<_> = s
+        .image_gets_by_photo
+        .iter()
+        .filter(|(_, &n)| n > 1)
+        .collect();
+    assert!(twice.is_empty(), "downloaded more than once: {twice:?}");
+}
+
+#[test]
+fn five_percent_faults_still_give_every_md5_right() {
+    let emu = Emu::start(600, 23);
+    emu.set_faults(Faults {
+        rate_5xx: 0.02,
+        rate_105: 0.02,
+        rate_429: 0.01,
+        retry_after_secs: 1,
+        drop_rate: 0.05,
+        latency_ms: 0,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c");
+    run_ok(mirror_cmd(&emu, &cache, USER, &["--info-level", "2"]));
+    assert!(emu.stats().faults_injected > 0);
+    emu.set_faults(Faults::default());
+    let exp = emu.expected(USER);
+    check_cache(&cache, &exp, 2, 4).assert_complete(600, true, true);
+    assert!(temp_files(&cache.join(USER)).is_empty());
+}
+
+#[test]
+fn mirror_flickr_classic_flags_and_saved_keys() {
+    let emu = Emu::start(60, 29);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c");
+    let out = std::process::Command::new(bin("mirror_flickr"))
+        .args(["--username", "commonsarchive", "--cache-path"])
+        .arg(&cache)
+        .args([
+            "--api-url",
+            &emu.api_url(),
+            "--consumer-key",
+            KEY,
+            "--consumer-secret",
+            SECRET,
+            "--save-api-keys",
+            "--debug",
+            "4",
+            "--fifo",
+            "--info-level",
+            "1",
+        ])
+        .env_remove("FLICKR_API_KEY")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("Scanning page 1/"), "classic log lines: {log}");
+    assert!(
+        log.contains("visible to other users in `ps`"),
+        "flag warning"
+    );
+    assert!(
+        !log.contains(KEY) && !log.contains(SECRET),
+        "a key leaked into the log"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let keys = cache.join("flickr_keys");
+    assert_eq!(
+        std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&keys).unwrap()).unwrap();
+    assert_eq!(saved["consumer_key"], KEY);
+    let exp = emu.expected("commonsarchive");
+    check_cache(&cache, &exp, 1, 4).assert_complete(60, true, true);
+    // A second run finds the keys in the file alone.
+    let out = std::process::Command::new(bin("mirror_flickr"))
+        .args(["--username", "commonsarchive", "--cache-path"])
+        .arg(&cache)
+        .args(["--api-url", &emu.api_url()])
+        .env_remove("FLICKR_API_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A keys file others can read is refused, with the fix.
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = std::process::Command::new(bin("mirror_flickr"))
+        .args(["--username", "commonsarchive", "--cache-path"])
+        .arg(&cache)
+        .args(["--api-url", &emu.api_url()])
+        .env_remove("FLICKR_API_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("chmod 600"), "{err}");
+}
+
+fn one_line_error(out: &std::process::Output) -> String {
+    assert!(!out.status.success(), "expected failure");
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    let lines: Vec<&str> = err.lines().filter(|l| !l.contains(" WARN ")).collect();
+    assert_eq!(lines.len(), 1, "one line: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
+    lines[0].to_string()
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_nothing_is_damaged() {
+    let emu = Emu::start(50, 31);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c");
+    run_ok(mirror_cmd(&emu, &cache, USER, &["--info-level", "1"]));
+    let exp = emu.expected(USER);
+    let snapshot: Vec<_> = tree_files(&cache.join(USER));
+
+    let out = mirror_cmd(&emu, &cache, "nosuchuser", &[])
+        .output()
+        .unwrap();
+    let e = one_line_error(&out);
+    assert!(e.contains("User not found"), "{e}");
+
+    let mut c = mirror_cmd(&emu, &cache, "nosuchuser2", &[]);
+    c.env("FLICKR_API_KEY", "not-a-key");
+    let e = one_line_error(&c.output().unwrap());
+    assert!(e.contains("Invalid API Key"), "{e}");
+
+    let mut c = mirror_cmd(
+        &emu,
+        &cache,
+        USER,
+        &["--api-url", "http://127.0.0.1:9/services/rest/"],
+    );
+    c.env("FLICKR_API_KEY", KEY);
+    // The NSID is cached, so force a lookup with another user name.
+    let mut c2 = mirror_cmd(
+        &emu,
+        &cache,
+        "commonsarchive",
+        &["--api-url", "http://127.0.0.1:9/services/rest/"],
+    );
+    let e = one_line_error(&c2.output().unwrap());
+    assert!(!e.contains(KEY), "{e}");
+    drop(c);
+
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let e = one_line_error(&mirror_cmd(&emu, &file, USER, &[]).output().unwrap());
+    assert!(e.contains("cache directory"), "{e}");
+
+    for bad in [
+        &["--fifo", "--lifo"][..],
+        &["--image-only", "--info-only"],
+        &["--info-level", "3"],
+        &["--concurrency", "0"],
+        &["--watch", "soon"],
+    ] {
+        let e = one_line_error(&mirror_cmd(&emu, &cache, USER, bad).output().unwrap());
+        assert!(e.contains("error"), "{bad:?}: {e}");
+    }
+    assert_eq!(tree_files(&cache.join(USER)), snapshot, "cache untouched");
+    check_cache(&cache, &exp, 1, 4).assert_complete(50, true, true);
+}
+
+#[test]
+fn verify_image_redownloads_a_damaged_file() {
+    let emu = Emu::start(40, 37);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c");
+    run_ok(mirror_cmd(&emu, &cache, USER, &["--image-only"]));
+    let exp = emu.expected(USER);
+    let victim = exp.photos.iter().find(|p| p.ext == "jpg").unwrap();
+    let path = photo_path(&cache, USER, &victim.id, "jpg", 4);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&path, &bytes).unwrap();
+    emu.e().reset_stats();
+    run_ok(mirror_cmd(
+        &emu,
+        &cache,
+        USER,
+        &["--image-only", "--verify-image"],
+    ));
+    check_cache(&cache, &exp, 0, 4).assert_complete(40, true, false);
+    assert_eq!(
+        emu.stats().image_gets,
+        1,
+        "only the damaged image is fetched again"
+    );
+}

@@ -1,0 +1,424 @@
+//! Real FUSE mounts against the emulator: tree, exact sizes, bytes, sidecars, read-only,
+//! cp/rsync, concurrency, growth, signals, zero-request mounts, prefetch order, bad input.
+
+mod common;
+
+use common::*;
+use flickrfs::emulator::Faults;
+use std::collections::BTreeSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const USER: &str = "manhhai";
+
+fn expected_names(exp: &flickrfs::emulator::Expected, json: bool) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    for p in &exp.photos {
+        let h = hashed(&p.id);
+        let dir: PathBuf = h.chars().take(4).map(String::from).collect();
+        out.insert(dir.join(format!("{h}.{}", p.ext)));
+        if json {
+            out.insert(dir.join(format!("{h}.json")));
+        }
+    }
+    out
+}
+
+fn mount_files(mnt: &Path) -> BTreeSet<PathBuf> {
+    tree_files(mnt).into_iter().collect()
+}
+
+#[test]
+fn mounted_tree_has_exact_sizes_bytes_and_sidecars() {
+    if !fuse_available() {
+        return;
+    }
+    let emu = Emu::start(300, 41);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let mnt = dir.path().join("mnt");
+    let mut m = Mount::start(&emu, &cache, &mnt, USER, &["--no-prefetch", "--wait-index"]);
+    let exp = emu.expected(USER);
+    // The tree lists exactly the photos (plus the status dir), and nothing was downloaded.
+    assert_eq!(mount_files(&mnt), expected_names(&exp, true));
+    let root: BTreeSet<String> = std::fs::read_dir(&mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(root.contains(".flickrfs"));
+    // Sizes are exact before any read: HEAD requests only.
+    for p in &exp.photos {
+        let path = photo_path(&mnt, "", &p.id, &p.ext, 4);
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.len(), p.best_bytes, "size of {}", p.id);
+        assert_eq!(meta.mtime(), p.date_upload, "mtime of {}", p.id);
+        assert_eq!(meta.mode() & 0o777, 0o444);
+    }
+    assert_eq!(emu.stats().image_gets, 0, "stat must not download");
+    // Bytes and sidecars.
+    for p in &exp.photos {
+        let bytes = std::fs::read(photo_path(&mnt, "", &p.id, &p.ext, 4)).unwrap();
+        assert_eq!(md5_hex(&bytes), p.best_md5, "md5 of {}", p.id);
+        let json_path = photo_path(&mnt, "", &p.id, "json", 4);
+        let json = std::fs::read(&json_path).unwrap();
+        assert_eq!(
+            std::fs::metadata(&json_path).unwrap().len(),
+            json.len() as u64,
+            "json size exact"
+        );
+    }
+    let c = check_cache(&mnt.parent().unwrap().join("mnt-view-unused"), &exp, 2, 4);
+    drop(c);
+    // The backing cache now holds what was read; check it like a mirror.
+    check_cache(&cache, &exp, 2, 4).assert_complete(300, true, true);
+    // Reading again is served from disk.
+    emu.e().reset_stats();
+    for p in exp.photos.iter().take(50) {
+        let bytes = std::fs::read(photo_path(&mnt, "", &p.id, &p.ext, 4)).unwrap();
+        assert_eq!(md5_hex(&bytes), p.best_md5);
+    }
+    assert_eq!(emu.stats().image_gets, 0);
+    // Status file.
+    let status: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(mnt.join(".flickrfs/status")).unwrap()).unwrap();
+    assert_eq!(status["photos_total"], 300);
+    assert_eq!(status["photos_known"], 300);
+    assert_eq!(status["images_cached"], 300);
+    assert!(status["api_calls"].as_u64().unwrap() >= 1);
+    assert!(status.get("api_calls_left_this_hour").is_some());
+    let s = m.stop();
+    assert!(s.success(), "clean exit on SIGTERM: {s:?}\n{}", m.log());
+    assert!(!is_mounted(&mnt), "SIGTERM unmounts");
+}
+
+/// Sidecar contents through the mount equal /_expected.
+#[test]
+fn sidecars_through_the_mount_match_expected() {
+    if !fuse_available() {
+        return;
+    }
+    let emu = Emu::start(120, 43);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let mnt = dir.path().join("mnt");
+    let _m = Mount::start(
+        &emu,
+        &cache,
+        &mnt,
+        USER,
+        &["--no-prefetch", "--wait-index", "--info-only"],
+    );
+    let exp = emu.expected(USER);
+    // Reading through the mount: compare as if the mount were a cache of user "".
+    let view = dir.path().join("view");
+    std::fs::create_dir_all(&view).unwrap();
+    std::os::unix::fs::symlink(&mnt, view.join(USER)).unwrap();
+    let c = check_cache(&view, &exp, 2, 4);
+    c.assert_complete(120, false, true);
+    assert_eq!(c.images_ok, 0, "--info-only shows no images");
+    assert_eq!(emu.stats().image_gets, 0);
+}
+
+#[test]
+fn writes_fail_with_erofs() {
+    if !fuse_available() {
+        return;
+    }
+    let emu = Emu::start(20, 47);
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    let _m = Mount::start(
+        &emu,
+        &dir.path().join("cache"),
+        &mnt,
+        USER,
+        &["--no-prefetch", "--wait-index"],
+    );
+    let exp = emu.expected(USER);
+    let existing = photo_path(&mnt, "", &exp.photos[0].id, &exp.photos[0].ext, 4);
+    let erofs = |r: std::io::Result<()>| {
+        let e = r.expect_err("write must fail");
+        assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}");
+    };
+    erofs(std::fs::write(mnt.join("new.txt"), b"x"));
+    erofs(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&existing)
+            .map(|_| ()),
+    );
+    erofs(std::fs::create_dir(mnt.join("d")));
+    erofs(std::fs::remove_file(&existing));
+    erofs(std::fs::rename(&existing, mnt.join("x")));
+    erofs(std::fs::set_permissions(
+        &existing,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    ));
+}
+
+fn run(cmd: &mut std::process::Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn cp_and_rsync_copy_identical_trees_and_16_readers_see_no_error() {
+    if !fuse_available() {
+        return;
+    }
+    let emu = Emu::start(200, 53);
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    let _m = Mount::start(
+        &emu,
+        &dir.path().join("cache"),
+        &mnt,
+        USER,
+        &["--no-prefetch", "--wait-index", "--info-level", "1"],
+    );
+    let exp = emu.expected(USER);
+    // 16 concurrent readers over random files (cold: they race to fetch the same photos).
+    let paths: Vec<(PathBuf, String)> = exp
+        .photos
+        .iter()
+        .map(|p| (photo_path(&mnt, "", &p.id, &p.ext, 4), p.best_md5.clone()))
+        .collect();
+    let errors = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for t in 0..16u64 {
+            let paths = &paths;
+            let errors = &errors;
+            s.spawn(move || {
+                let mut x = t.wrapping_mul(0x9E3779B97F4A7C15) | 1;
+                for _ in 0..60 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let (p, md5) = &paths[(x % paths.len() as u64) as usize];
+                    match std::fs::read(p) {
+                        Ok(b) if md5_hex(&b) == *md5 => {}
+                        _ => {
+                            errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(errors.into_inner(), 0);
+    let twice: Vec<_> = emu
+        .stats()
+        .image_gets_by_photo
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .collect();
+    assert!(
+        twice.is_empty(),
+        "concurrent readers fetched a photo twice: {twice:?}"
+    );
+    // cp -r and rsync -a give identical trees.
+    let cp_dst = dir.path().join("cp");
+    run(std::process::Command::new("cp")
+        .arg("-r")
+        .arg(&mnt)
+        .arg(&cp_dst));
+    let rs_dst = dir.path().join("rsync");
+    run(std::process::Command::new("rsync")
+        .arg("-a")
+        .arg(format!("{}/", mnt.display()))
+        .arg(&rs_dst));
+    let want = expected_names(&exp, true);
+    for dst in [&cp_dst, &rs_dst] {
+        let got: BTreeSet<PathBuf> = tree_files(dst)
+            .into_iter()
+            .filter(|p| !p.starts_with(".flickrfs"))
+            .collect();
+        assert_eq!(got, want, "{}", dst.display());
+        for f in &want {
+            assert_eq!(
+                std::fs::read(dst.join(f)).unwrap(),
+                std::fs::read(mnt.join(f)).unwrap(),
+                "{}",
+                f.display()
+            );
+        }
+    }
+    // rsync -a keeps mtimes = upload dates.
+    let p = &exp.photos[0];
+    assert_eq!(
+        std::fs::metadata(photo_path(&rs_dst, "", &p.id, &p.ext, 4))
+            .unwrap()
+            .mtime(),
+        p.date_upload
+    );
+}
+
+#[test]
+fn new_photos_appear_without_remount() {
+    if !fuse_available() {
+        return;
+    }
+    let emu = Emu::start(50, 59);
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    let _m = Mount::start(
+        &emu,
+        &dir.path().join("cache"),
+        &mnt,
+        USER,
+        &["--no-prefetch", "--wait-index", "--refresh", "1s"],
+    );
+    assert_eq!(mount_files(&mnt).len(), 100);
+    emu.grow(USER, 5);
+    let exp = emu.expected(USER);
+    let start = Instant::now();
+    loop {
+        let files = mount_files(&mnt);
+        if files == expected_names(&exp, true) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "new photos did not appear: {} files",
+            files.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let newest = &exp.photos[0];
+    let bytes = std::fs::read(photo_path(&mnt, "", &newest.id, &newest.ext, 4)).unwrap();
+    assert_eq!(md5_hex(&bytes), newest.best_md5);
+}
+
+#[test]
+fn a_mount_over_a_complete_mirror_makes_zero_requests() {
+    if !fuse_available() {
+        return;
+    }
+    let emu = Emu::start(150, 61);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    run_ok(mirror_cmd(&emu, &cache, USER, &["--info-level", "2"]));
+    emu.e().reset_stats();
+    let mnt = dir.path().join("mnt");
+    let mut m = Mount::start(&emu, &cache, &mnt, USER, &[]);
+    let exp = emu.expected(USER);
+    assert_eq!(mount_files(&mnt), expected_names(&exp, true));
+    for p in &exp.photos {
+        assert_eq!(
+            md5_hex(&std::fs::read(photo_path(&mnt, "", &p.id, &p.ext, 4)).unwrap()),
+            p.best_md5
+        );
+        std::fs::read(photo_path(&mnt, "", &p.id, "json", 4)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let s = emu.stats();
+    assert_eq!(s.total_calls, 0, "API calls: {:?}", s.calls);
+    assert_eq!(s.image_gets + s.image_heads, 0, "image requests");
+    assert!(m.stop().success());
+}
+
+fn cached_ids(cache: &Path, exp: &flickrfs::emulator::Expected) -> Vec<usize> {
+    exp.photos
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| photo_path(cache, USER, &p.id, &p.ext, 4).exists())
+        .map(|(i, _)| i)
+        .collect()
+}
+
+#[test]
+fn the_prefetcher_fills_the_cache_in_lifo_and_fifo_order() {
+    if !fuse_available() {
+        return;
+    }
+    for order in ["--lifo", "--fifo"] {
+        let emu = Emu::start(1000, 67);
+        emu.set_faults(Faults {
+            latency_ms: 15,
+            ..Faults::default()
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let mnt = dir.path().join("mnt");
+        let _m = Mount::start(
+            &emu,
+            &cache,
+            &mnt,
+            USER,
+            &[order, "--image-only", "--concurrency", "4"],
+        );
+        let exp = emu.expected(USER);
+        let start = Instant::now();
+        let got = loop {
+            let c = cached_ids(&cache, &exp);
+            if c.len() >= 60 {
+                break c;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "prefetcher made no progress"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        // Positions are newest-first indexes: LIFO takes the smallest, FIFO the largest.
+        let in_order = got
+            .iter()
+            .filter(|&&i| if order == "--lifo" { i < 100 } else { i >= 900 })
+            .count();
+        assert!(
+            in_order * 10 >= got.len() * 9,
+            "{order}: {in_order} of {} in order: {got:?}",
+            got.len()
+        );
+    }
+}
+
+fn mount_err(emu: &Emu, cache: &Path, mnt: &Path, user: &str) -> String {
+    let out = std::process::Command::new(bin("flickrfs"))
+        .arg("mount")
+        .arg(user)
+        .arg(mnt)
+        .arg("--cache-path")
+        .arg(cache)
+        .arg("--api-url")
+        .arg(emu.api_url())
+        .env("FLICKR_API_KEY", KEY)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.contains(" WARN ") && !l.contains(" INFO "))
+        .collect();
+    assert_eq!(lines.len(), 1, "one line: {err}");
+    lines[0].to_string()
+}
+
+#[test]
+fn bad_mount_input_gets_one_clear_line() {
+    if !fuse_available() {
+        return;
+    }
+    let emu = Emu::start(10, 71);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    assert!(mount_err(&emu, &cache, &dir.path().join("missing"), USER).contains("does not exist"));
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    assert!(mount_err(&emu, &cache, &file, USER).contains("not a directory"));
+    let full = dir.path().join("full");
+    std::fs::create_dir(&full).unwrap();
+    std::fs::write(full.join("x"), b"x").unwrap();
+    assert!(mount_err(&emu, &cache, &full, USER).contains("not empty"));
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    assert!(mount_err(&emu, &cache, &mnt, "nosuchuser").contains("User not found"));
+    let _m = Mount::start(&emu, &cache, &mnt, USER, &["--no-prefetch"]);
+    assert!(mount_err(&emu, &cache, &mnt, USER).contains("already"));
+}
