@@ -162,6 +162,8 @@ impl Index {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
+        let mut conn = conn;
+        crate::search::ensure_built(&mut conn)?;
         let idx = Index {
             conn: Mutex::new(conn),
         };
@@ -210,13 +212,19 @@ impl Index {
     /// Inserts or refreshes listed photos with their ranks, in one transaction. A photo whose
     /// `lastupdate` changed gets its info redone; a photo whose best URL changed gets its image
     /// redone. Returns how many photos were new.
-    pub fn upsert_listed(&self, photos: &[(i64, &ListedPhoto)]) -> rusqlite::Result<usize> {
+    /// Returns how many photos were new, and the (id, old extension) of every photo whose
+    /// image was replaced on Flickr: its cached file is stale.
+    pub fn upsert_listed(
+        &self,
+        photos: &[(i64, &ListedPhoto)],
+    ) -> rusqlite::Result<(usize, Vec<(String, String)>)> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let mut new = 0;
+        let mut replaced = Vec::new();
         {
-            let mut find =
-                tx.prepare_cached("SELECT last_update, best_url, rank FROM photos WHERE id = ?1")?;
+            let mut find = tx.prepare_cached("SELECT last_update, best_url, secret, ext, image_cached, rowid FROM photos WHERE id = ?1",
+            )?;
             let mut insert = tx.prepare_cached(
                 "INSERT INTO photos (id, rank, secret, server, title, description, date_upload,
                     last_update, media, original_format, count_comments, best_url, best_label,
@@ -226,8 +234,12 @@ impl Index {
             let mut update = tx.prepare_cached(
                 "UPDATE photos SET rank = ?2, secret = ?3, server = ?4, title = ?5,
                     description = ?6, date_upload = ?7, last_update = ?8, media = ?9,
-                    original_format = ?10, count_comments = ?11, best_url = ?12, best_label = ?13,
-                    best_width = ?14, best_height = ?15, ext = ?16,
+                    original_format = ?10, count_comments = ?11,
+                    best_url = CASE WHEN ?19 THEN best_url ELSE ?12 END,
+                    best_label = CASE WHEN ?19 THEN best_label ELSE ?13 END,
+                    best_width = CASE WHEN ?19 THEN best_width ELSE ?14 END,
+                    best_height = CASE WHEN ?19 THEN best_height ELSE ?15 END,
+                    ext = CASE WHEN ?19 THEN ext ELSE ?16 END,
                     image_cached = CASE WHEN ?17 THEN 0 ELSE image_cached END,
                     image_size = CASE WHEN ?17 THEN NULL ELSE image_size END,
                     info_level = CASE WHEN ?18 THEN -1 ELSE info_level END,
@@ -237,8 +249,18 @@ impl Index {
             for (rank, p) in photos {
                 let best = p.best_size();
                 let ext = image_ext(&p.media, best, p.original_format.as_deref());
-                let old: Option<(i64, Option<String>, i64)> = find
-                    .query_row([&p.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                #[allow(clippy::type_complexity)]
+                let old: Option<(i64, Option<String>, String, String, bool, i64)> = find
+                    .query_row([&p.id], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                        ))
+                    })
                     .optional()?;
                 let values = params![
                     p.id,
@@ -261,22 +283,38 @@ impl Index {
                 match old {
                     None => {
                         insert.execute(values)?;
+                        crate::search::reindex_photo(&tx, tx.last_insert_rowid())?;
                         new += 1;
                     }
-                    Some((old_update, old_url, _)) => {
-                        let url_changed =
-                            best.is_some() && old_url.as_deref() != best.map(|b| b.url.as_str());
+                    Some((old_update, old_url, old_secret, old_ext, cached, rowid)) => {
+                        // The best size of a video, or of a photo whose listing named no
+                        // URL, came from getSizes: a listing cannot improve on it, and only a
+                        // new secret (a replaced photo) makes it stale.
+                        let keep_best = old_url.is_some() && (best.is_none() || p.media == "video");
+                        let url_changed = if keep_best {
+                            old_secret != p.secret
+                        } else {
+                            best.is_some() && old_url.as_deref() != best.map(|b| b.url.as_str())
+                        };
+                        let keep_best = keep_best && !url_changed;
+                        if url_changed && cached {
+                            replaced.push((p.id.clone(), old_ext));
+                        }
                         let info_changed = old_update != p.last_update;
                         let mut all: Vec<&dyn rusqlite::ToSql> = values.to_vec();
                         all.push(&url_changed);
                         all.push(&info_changed);
+                        all.push(&keep_best);
                         update.execute(all.as_slice())?;
+                        if info_changed {
+                            crate::search::reindex_photo(&tx, rowid)?;
+                        }
                     }
                 }
             }
         }
         tx.commit()?;
-        Ok(new)
+        Ok((new, replaced))
     }
 
     /// Every known rank (for the planner's bitmap), ascending.
@@ -382,11 +420,19 @@ impl Index {
 
     pub fn set_comments(&self, id: &str, comments: &[StoredComment]) -> rusqlite::Result<()> {
         let json = serde_json::to_string(comments).unwrap_or_else(|_| "[]".into());
-        self.conn().execute(
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
             "UPDATE photos SET comments_json = ?2 WHERE id = ?1",
             params![id, json],
         )?;
-        Ok(())
+        let rowid: Option<i64> = tx
+            .query_row("SELECT rowid FROM photos WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        if let Some(rowid) = rowid {
+            crate::search::reindex_photo(&tx, rowid)?;
+        }
+        tx.commit()
     }
 
     pub fn set_info_cached(&self, id: &str, level: i32, last_update: i64) -> rusqlite::Result<()> {

@@ -130,6 +130,7 @@ pub async fn open_user(
     if looks_plain {
         let store = Store::open(cache_path, user, depth).map_err(io)?;
         let index = Index::open(&store.meta_dir().join("index.sqlite"))?;
+        check_depth(&index, depth)?;
         if let (Some(id), Some(name)) = (index.meta("user_id")?, index.meta("username")?) {
             return Ok((
                 FlickrUser {
@@ -148,9 +149,22 @@ pub async fn open_user(
     let u = api.find_user(user).await?;
     let store = Store::open(cache_path, &dir_name(&u.username), depth).map_err(io)?;
     let index = Index::open(&store.meta_dir().join("index.sqlite"))?;
+    check_depth(&index, depth)?;
     index.set_meta("user_id", &u.user_id)?;
     index.set_meta("username", &u.username)?;
     Ok((u, store, index))
+}
+
+/// A cache keeps the directory depth it was built with: files under another depth would be
+/// invisible, and everything would be downloaded again.
+fn check_depth(index: &Index, depth: usize) -> Result<(), SyncError> {
+    match index.meta_i64("depth")? {
+        Some(d) if d as usize != depth => Err(SyncError::Io(format!(
+            "this cache was built with --cache-directory-depth {d}; use that (or another --cache-path)"
+        ))),
+        Some(_) => Ok(()),
+        None => Ok(index.set_meta("depth", &depth.to_string())?),
+    }
 }
 
 fn dir_name(username: &str) -> String {
@@ -271,7 +285,15 @@ impl Engine {
             .map(|(j, p)| (Planner::rank_of(total, per_page, page, j), p))
             .filter(|(r, _)| *r >= 0)
             .collect();
-        let new = self.index.upsert_listed(&ranked)?;
+        let (new, replaced) = self.index.upsert_listed(&ranked)?;
+        for (id, ext) in replaced {
+            // Replaced on Flickr: the cached file must not be adopted as the new image.
+            tracing::info!(
+                "Photo {} was replaced on Flickr",
+                crate::store::photo_hash(&id)
+            );
+            let _ = std::fs::remove_file(self.store.image_path(&id, &ext));
+        }
         self.stats
             .new_photos
             .fetch_add(new as u64, Ordering::Relaxed);
@@ -348,8 +370,8 @@ impl Engine {
                 break;
             }
             let grew = self.stats.new_photos.load(Ordering::Relaxed) > before_pass;
-            if !first && !grew && dispatched == 0 {
-                break; // a re-check found nothing new
+            if !first && !grew {
+                break; // a re-check found nothing new (anything it re-queued is now done)
             }
             let fresh = self
                 .last_listed
