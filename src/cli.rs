@@ -122,6 +122,42 @@ pub struct UnmountArgs {
     pub mountpoint: PathBuf,
 }
 
+/// `flickrfs status`.
+#[derive(Args, Debug, Clone)]
+pub struct StatusArgs {
+    /// One user (default: every user mirrored under the cache path).
+    pub user: Option<String>,
+    /// Cache directory.
+    #[arg(long, value_name = "DIR", default_value_os_t = default_cache_path())]
+    pub cache_path: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `flickrfs search`.
+#[derive(Args, Debug, Clone)]
+pub struct SearchArgs {
+    /// Words to find in titles, descriptions and comments (accents optional; `word*` for a
+    /// prefix).
+    pub query: String,
+    /// Search this user only (default: every user mirrored under the cache path).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only texts in this language (ISO 639: vie, fra, eng, or vi, fr, en).
+    #[arg(long, value_name = "LOCALE")]
+    pub locale: Option<String>,
+    /// Cache directory.
+    #[arg(long, value_name = "DIR", default_value_os_t = default_cache_path())]
+    pub cache_path: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// At most this many photos.
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
+}
+
 /// `flickrfs demo`.
 #[derive(Args, Debug, Clone)]
 pub struct DemoArgs {
@@ -155,6 +191,10 @@ pub enum Command {
     Mount(MountArgs),
     /// Unmount a flickrfs mount.
     Unmount(UnmountArgs),
+    /// What is mirrored: photos, images, infos, bytes, last sync, API calls, errors.
+    Status(StatusArgs),
+    /// Full-text search of titles, descriptions and comments (accent-insensitive).
+    Search(SearchArgs),
     /// Mount an emulated photostream: the offline quick start.
     Demo(DemoArgs),
     /// Run the built-in Flickr emulator on 127.0.0.1 (tests, demo, benchmarks).

@@ -2,7 +2,9 @@
 //! kernel. Owns the inode scheme, the in-memory hashed tree, open-file handles and the
 //! virtual `.flickrfs/status` file; fetches through the sync engine on a miss.
 //!
-//! Inodes: 1 root, 2 `.flickrfs`, 3 `.flickrfs/status`; a hashed directory with prefix `p`
+//! Inodes: 1 root, 2 `.flickrfs`, 3 `.flickrfs/status`, 4 `.flickrfs/search`; a search
+//! directory `.flickrfs/search/<query>` is `SEARCH_TAG | q`, its links `LINK_TAG | q << 32 |
+//! hit << 1 | json`; a hashed directory with prefix `p`
 //! (L hex chars) is `DIR_TAG | L << 32 | value(p)`; a photo with index rowid `r` has image
 //! `PHOTO_TAG | r << 1` and sidecar `PHOTO_TAG | r << 1 | 1`. Rowids never change, so inodes
 //! are stable across remounts.
@@ -19,10 +21,20 @@ use std::sync::{Arc, Mutex, RwLock};
 pub const ROOT_INO: u64 = 1;
 pub const META_INO: u64 = 2;
 pub const STATUS_INO: u64 = 3;
+pub const SEARCH_INO: u64 = 4;
 const DIR_TAG: u64 = 1 << 56;
 const PHOTO_TAG: u64 = 2 << 56;
+const SEARCH_TAG: u64 = 3 << 56;
+const LINK_TAG: u64 = 4 << 56;
 pub const META_NAME: &str = ".flickrfs";
 pub const STATUS_NAME: &str = "status";
+pub const SEARCH_NAME: &str = "search";
+/// Hits per search directory.
+const SEARCH_LIMIT: usize = 1000;
+/// Distinct queries a mount remembers (their inodes must stay valid).
+const MAX_QUERIES: usize = 1 << 20;
+/// A search directory is run again when looked up after this long (new photos, comments).
+const SEARCH_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A file system error, as an errno.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +53,7 @@ impl FsError {
 pub enum Kind {
     Dir,
     File,
+    Symlink,
 }
 
 /// What `stat` shows.
@@ -79,6 +92,9 @@ enum Node {
     Dir { len: u32, value: u32 },
     Image(i64),
     Info(i64),
+    SearchRoot,
+    Search(u32),
+    Link { query: u32, hit: u32, json: bool },
 }
 
 fn node_of(ino: u64) -> Option<Node> {
@@ -86,6 +102,13 @@ fn node_of(ino: u64) -> Option<Node> {
         ROOT_INO => Some(Node::Root),
         META_INO => Some(Node::Meta),
         STATUS_INO => Some(Node::Status),
+        SEARCH_INO => Some(Node::SearchRoot),
+        _ if ino & (0xff << 56) == SEARCH_TAG => Some(Node::Search(ino as u32)),
+        _ if ino & (0xff << 56) == LINK_TAG => Some(Node::Link {
+            query: ((ino >> 32) & 0xff_ffff) as u32,
+            hit: (ino as u32) >> 1,
+            json: ino & 1 == 1,
+        }),
         _ if ino & (0xff << 56) == DIR_TAG => Some(Node::Dir {
             len: ((ino >> 32) & 0xff) as u32,
             value: ino as u32,
@@ -123,6 +146,21 @@ fn info_ino(rowid: i64) -> u64 {
     PHOTO_TAG | ((rowid as u64) << 1) | 1
 }
 
+fn search_ino(query: u32) -> u64 {
+    SEARCH_TAG | query as u64
+}
+
+fn link_ino(query: u32, hit: u32, json: bool) -> u64 {
+    LINK_TAG | (query as u64) << 32 | (hit as u64) << 1 | json as u64
+}
+
+/// A search directory: a query and its hits (photo hash, image extension), best first.
+struct SearchDir {
+    query: String,
+    hits: Vec<(String, String)>,
+    at: std::time::Instant,
+}
+
 /// The hashed tree in memory: every indexed photo's hash and rowid, sorted by hash.
 #[derive(Default)]
 struct Tree {
@@ -155,6 +193,8 @@ pub struct FlickrFs {
     handles: Mutex<HashMap<u64, Handle>>,
     next_fh: AtomicU64,
     started: i64,
+    /// Search directories by query id (index + 1 is the id, so 0 is never one).
+    searches: Mutex<Vec<SearchDir>>,
 }
 
 impl FlickrFs {
@@ -167,6 +207,7 @@ impl FlickrFs {
             handles: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
             started: crate::sync::now_secs(),
+            searches: Mutex::new(Vec::new()),
         };
         fs.refresh_tree();
         fs
@@ -251,7 +292,19 @@ impl FlickrFs {
     /// known, comments for a sidecar not yet rendered.
     pub async fn getattr(&self, ino: u64) -> Result<Attr, FsError> {
         match node_of(ino).ok_or(FsError::NOENT)? {
-            Node::Root | Node::Meta => Ok(self.dir_attr(ino)),
+            Node::Root | Node::Meta | Node::SearchRoot => Ok(self.dir_attr(ino)),
+            Node::Search(q) => {
+                self.with_search(q, |_| ())?;
+                Ok(self.dir_attr(ino))
+            }
+            Node::Link { .. } => Ok(Attr {
+                ino,
+                kind: Kind::Symlink,
+                size: self.readlink(ino)?.len() as u64,
+                mtime: self.started,
+                perm: 0o777,
+                stable: false,
+            }),
             Node::Dir { len, value } => {
                 self.refresh_tree();
                 let prefix = dir_prefix(len, value);
@@ -348,11 +401,29 @@ impl FlickrFs {
                 String::new()
             }
             Node::Meta => {
-                return if name == STATUS_NAME {
-                    Ok(STATUS_INO)
-                } else {
-                    Err(FsError::NOENT)
+                return match name {
+                    STATUS_NAME => Ok(STATUS_INO),
+                    SEARCH_NAME => Ok(SEARCH_INO),
+                    _ => Err(FsError::NOENT),
                 };
+            }
+            Node::SearchRoot => return self.search_dir(name).map(search_ino),
+            Node::Search(q) => {
+                return self
+                    .with_search(q, |d| {
+                        d.hits.iter().enumerate().find_map(|(i, (hash, ext))| {
+                            let (h, e) = name.split_once('.')?;
+                            (h == hash).then_some(())?;
+                            if e == "json" && self.opts.info_level.is_some() {
+                                Some(link_ino(q, i as u32, true))
+                            } else if e == ext && self.opts.show_images {
+                                Some(link_ino(q, i as u32, false))
+                            } else {
+                                None
+                            }
+                        })
+                    })?
+                    .ok_or(FsError::NOENT);
             }
             Node::Dir { len, value } => dir_prefix(len, value),
             _ => return Err(FsError::NOTDIR),
@@ -411,11 +482,52 @@ impl FlickrFs {
         let prefix = match node_of(ino).ok_or(FsError::NOENT)? {
             Node::Root => String::new(),
             Node::Meta => {
-                return Ok(vec![DirEntry {
-                    ino: STATUS_INO,
-                    kind: Kind::File,
-                    name: STATUS_NAME.into(),
-                }])
+                return Ok(vec![
+                    DirEntry {
+                        ino: STATUS_INO,
+                        kind: Kind::File,
+                        name: STATUS_NAME.into(),
+                    },
+                    DirEntry {
+                        ino: SEARCH_INO,
+                        kind: Kind::Dir,
+                        name: SEARCH_NAME.into(),
+                    },
+                ])
+            }
+            Node::SearchRoot => {
+                let searches = self.searches.lock().unwrap_or_else(|e| e.into_inner());
+                return Ok(searches
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| DirEntry {
+                        ino: search_ino(i as u32 + 1),
+                        kind: Kind::Dir,
+                        name: d.query.clone(),
+                    })
+                    .collect());
+            }
+            Node::Search(q) => {
+                return self.with_search(q, |d| {
+                    let mut out = Vec::new();
+                    for (i, (hash, ext)) in d.hits.iter().enumerate() {
+                        if self.opts.show_images {
+                            out.push(DirEntry {
+                                ino: link_ino(q, i as u32, false),
+                                kind: Kind::Symlink,
+                                name: format!("{hash}.{ext}"),
+                            });
+                        }
+                        if self.opts.info_level.is_some() {
+                            out.push(DirEntry {
+                                ino: link_ino(q, i as u32, true),
+                                kind: Kind::Symlink,
+                                name: format!("{hash}.json"),
+                            });
+                        }
+                    }
+                    out
+                });
             }
             Node::Dir { len, value } => dir_prefix(len, value),
             _ => return Err(FsError::NOTDIR),
@@ -484,7 +596,10 @@ impl FlickrFs {
             return Err(FsError::ROFS);
         }
         let (handle, keep) = match node_of(ino).ok_or(FsError::NOENT)? {
-            Node::Root | Node::Meta | Node::Dir { .. } => return Err(FsError::ISDIR),
+            Node::Root | Node::Meta | Node::Dir { .. } | Node::SearchRoot | Node::Search(_) => {
+                return Err(FsError::ISDIR)
+            }
+            Node::Link { .. } => return Err(FsError(libc::ELOOP)),
             Node::Status => (Handle::Bytes(Arc::new(self.status_bytes())), false),
             Node::Image(_) => (Handle::Backing { ino, file: None }, true),
             Node::Info(_) => (Handle::Backing { ino, file: None }, false),
@@ -559,6 +674,85 @@ impl FlickrFs {
             }
             _ => Err(FsError::BADF),
         }
+    }
+
+    /// The id of the search directory for `query`, running the search when it is new or
+    /// stale. A query without any word has no directory.
+    fn search_dir(&self, query: &str) -> Result<u32, FsError> {
+        let existing = {
+            let searches = self.searches.lock().unwrap_or_else(|e| e.into_inner());
+            searches.iter().position(|d| d.query == query)
+        };
+        if let Some(i) = existing {
+            self.with_search(i as u32 + 1, |_| ())?;
+            return Ok(i as u32 + 1);
+        }
+        let hits = self.run_search(query)?;
+        let mut searches = self.searches.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = searches.iter().position(|d| d.query == query) {
+            return Ok(i as u32 + 1);
+        }
+        if searches.len() >= MAX_QUERIES {
+            return Err(FsError(libc::ENOSPC));
+        }
+        searches.push(SearchDir {
+            query: query.to_string(),
+            hits,
+            at: std::time::Instant::now(),
+        });
+        Ok(searches.len() as u32)
+    }
+
+    fn run_search(&self, query: &str) -> Result<Vec<(String, String)>, FsError> {
+        let conn = self.engine.index.conn();
+        let hits = crate::search::search(&conn, query, None, SEARCH_LIMIT).map_err(|e| {
+            tracing::debug!("search {query:?}: {e}");
+            FsError::NOENT
+        })?;
+        Ok(hits
+            .into_iter()
+            .map(|h| (photo_hash(&h.id), h.ext))
+            .collect())
+    }
+
+    /// Calls `f` with search directory `q`, refreshed first when stale.
+    fn with_search<T>(&self, q: u32, f: impl FnOnce(&SearchDir) -> T) -> Result<T, FsError> {
+        let i = (q as usize).checked_sub(1).ok_or(FsError::NOENT)?;
+        let stale = {
+            let searches = self.searches.lock().unwrap_or_else(|e| e.into_inner());
+            let d = searches.get(i).ok_or(FsError::NOENT)?;
+            (d.at.elapsed() > SEARCH_TTL).then(|| d.query.clone())
+        };
+        if let Some(query) = stale {
+            let hits = self.run_search(&query).unwrap_or_default();
+            let mut searches = self.searches.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(d) = searches.get_mut(i) {
+                d.hits = hits;
+                d.at = std::time::Instant::now();
+            }
+        }
+        let searches = self.searches.lock().unwrap_or_else(|e| e.into_inner());
+        searches.get(i).map(f).ok_or(FsError::NOENT)
+    }
+
+    /// The target of a search link: relative, from `.flickrfs/search/<query>/` to the file in
+    /// the hashed tree.
+    pub fn readlink(&self, ino: u64) -> Result<String, FsError> {
+        let Some(Node::Link { query, hit, json }) = node_of(ino) else {
+            return Err(FsError(libc::EINVAL));
+        };
+        let searches = self.searches.lock().unwrap_or_else(|e| e.into_inner());
+        let d = searches
+            .get((query as usize).checked_sub(1).ok_or(FsError::NOENT)?)
+            .ok_or(FsError::NOENT)?;
+        let (hash, ext) = d.hits.get(hit as usize).ok_or(FsError::NOENT)?;
+        let dirs: String = hash
+            .chars()
+            .take(self.depth() as usize)
+            .map(|c| format!("{c}/"))
+            .collect();
+        let ext = if json { "json" } else { ext.as_str() };
+        Ok(format!("../../../{dirs}{hash}.{ext}"))
     }
 
     /// The `.flickrfs/status` document.

@@ -58,10 +58,7 @@ fn file_attr(a: &Attr, uid: u32, gid: u32) -> FileAttr {
         mtime: t,
         ctime: t,
         crtime: t,
-        kind: match a.kind {
-            Kind::Dir => FileType::Directory,
-            Kind::File => FileType::RegularFile,
-        },
+        kind: file_type(a.kind),
         perm: a.perm,
         nlink: if a.kind == Kind::Dir { 2 } else { 1 },
         uid,
@@ -69,6 +66,14 @@ fn file_attr(a: &Attr, uid: u32, gid: u32) -> FileAttr {
         rdev: 0,
         blksize: 128 * 1024,
         flags: 0,
+    }
+}
+
+fn file_type(k: Kind) -> FileType {
+    match k {
+        Kind::Dir => FileType::Directory,
+        Kind::File => FileType::RegularFile,
+        Kind::Symlink => FileType::Symlink,
     }
 }
 
@@ -111,6 +116,13 @@ impl Filesystem for FuseAdapter {
         });
     }
 
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        match self.fs.readlink(ino.0) {
+            Ok(target) => reply.data(target.as_bytes()),
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         match self.fs.readdir(ino.0) {
             Ok(entries) => {
@@ -149,16 +161,7 @@ impl Filesystem for FuseAdapter {
                 0 => reply.add(ino, 1, FileType::Directory, "."),
                 1 => reply.add(INodeNo(crate::fs::ROOT_INO), 2, FileType::Directory, ".."),
                 _ => match entries.get((i - 2) as usize) {
-                    Some(e) => reply.add(
-                        INodeNo(e.ino),
-                        i + 1,
-                        if e.kind == Kind::Dir {
-                            FileType::Directory
-                        } else {
-                            FileType::RegularFile
-                        },
-                        &e.name,
-                    ),
+                    Some(e) => reply.add(INodeNo(e.ino), i + 1, file_type(e.kind), &e.name),
                     None => break,
                 },
             };

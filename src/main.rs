@@ -8,6 +8,8 @@ fn main() {
         Command::Mirror(args) => flickrfs::mirror::main(args, "flickrfs"),
         Command::Mount(args) => flickrfs::mount::main(args),
         Command::Unmount(args) => flickrfs::mount::unmount(args),
+        Command::Status(args) => flickrfs::status::main(args),
+        Command::Search(args) => flickrfs::search_cmd::main(args),
         Command::Demo(args) => flickrfs::demo::main(args),
         Command::Emulator(args) => match flickrfs::emulator::run_cli(args) {
             Ok(()) => 0,
