@@ -345,6 +345,16 @@ impl Index {
         rows.collect()
     }
 
+    /// The photo, if it is still pending (a worker may have finished it since it was listed
+    /// as pending).
+    pub fn pending_photo(&self, id: &str) -> rusqlite::Result<Option<PhotoRow>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT {COLS} FROM photos WHERE id = ?1 AND pending = 1"
+        ))?;
+        st.query_row([id], row_to_photo).optional()
+    }
+
     pub fn photo(&self, id: &str) -> rusqlite::Result<Option<PhotoRow>> {
         let conn = self.conn();
         let mut st = conn.prepare_cached(&format!("SELECT {COLS} FROM photos WHERE id = ?1"))?;

@@ -15,8 +15,23 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Suffix of every temp file the store writes; nothing else in the tree ends with it.
 pub const TEMP_SUFFIX: &str = ".flickrfs-tmp";
+/// Suffix of a partial image download: kept across crashes and resumed with `Range`, so an
+/// interrupted download never costs a second full one. Locked (flock) while being written.
+pub const PART_SUFFIX: &str = ".flickrfs-part";
 /// Name of the per-user metadata directory (index, logs) inside the user's cache directory.
 pub const META_DIR: &str = ".flickrfs";
+
+/// Where the partial download of `final_path` lives (beside it, hidden).
+pub fn part_path(final_path: &Path) -> PathBuf {
+    let name = final_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    final_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(format!(".{name}{PART_SUFFIX}"))
+}
 
 /// Lowercase hex MD5 of a photo id: the file stem in the hashed tree.
 pub fn photo_hash(photo_id: &str) -> String {
@@ -132,6 +147,7 @@ impl Store {
                         path: tmp,
                         final_path: final_path.to_path_buf(),
                         done: false,
+                        keep: false,
                     })
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -139,6 +155,45 @@ impl Store {
             }
         }
         Err(io::Error::other("could not create a temp file"))
+    }
+
+    /// Opens (or reopens, to resume) the partial download of `final_path`, holding an exclusive
+    /// lock on it: a second writer, in this or another process (a mirror beside a mount), waits
+    /// here until the first is done, then finds the final file or resumes what is left.
+    /// Blocking: call it off the async workers.
+    pub fn partial_file(&self, final_path: &Path) -> io::Result<TempFile> {
+        use std::os::unix::fs::MetadataExt;
+        use std::os::unix::io::AsRawFd;
+        self.ensure_parent(final_path)?;
+        let path = part_path(final_path);
+        loop {
+            let file = OpenOptions::new()
+                .write(true)
+                .read(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&path)?;
+            // SAFETY: flock on a valid, owned descriptor.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The holder may have renamed the file into place meanwhile: then our descriptor
+            // is the final file, not a partial one. Start over on whatever the path is now.
+            let ours = file.metadata()?;
+            match fs::metadata(&path) {
+                Ok(now) if now.ino() == ours.ino() && now.dev() == ours.dev() => {
+                    return Ok(TempFile {
+                        file,
+                        path,
+                        final_path: final_path.to_path_buf(),
+                        done: false,
+                        keep: true,
+                    });
+                }
+                _ => continue,
+            }
+        }
     }
 
     /// Writes `bytes` to `final_path` atomically, with mtime `mtime` (unix seconds) when given.
@@ -184,13 +239,14 @@ impl Store {
 }
 
 /// A temp file that becomes `final_path` on [`TempFile::commit`] and disappears when dropped
-/// uncommitted.
+/// uncommitted (a partial download stays, to be resumed, unless [`TempFile::discard`]ed).
 #[derive(Debug)]
 pub struct TempFile {
     pub file: File,
     path: PathBuf,
     final_path: PathBuf,
     done: bool,
+    keep: bool,
 }
 
 impl TempFile {
@@ -205,6 +261,11 @@ impl TempFile {
 
     pub fn is_empty(&self) -> io::Result<bool> {
         Ok(self.len()? == 0)
+    }
+
+    /// Drops the temp file and what it holds (a bad download must not be resumed).
+    pub fn discard(mut self) {
+        self.keep = false;
     }
 
     /// fsync, set mtime, rename over the final name, fsync the directory.
@@ -226,7 +287,7 @@ impl TempFile {
 
 impl Drop for TempFile {
     fn drop(&mut self) {
-        if !self.done {
+        if !self.done && !self.keep {
             let _ = fs::remove_file(&self.path);
         }
     }
@@ -241,6 +302,35 @@ pub fn unix_time(secs: i64) -> SystemTime {
 mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn partial_downloads_survive_drops_and_cleaning_and_are_exclusive() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "u", 2).unwrap();
+        let fin = store.image_path("42", "jpg");
+        let mut t = store.partial_file(&fin).unwrap();
+        t.file.write_all(b"half").unwrap();
+        drop(t); // a failed attempt (or a crash): the prefix stays for a resume
+        assert_eq!(store.clean_temp_files().unwrap(), 0);
+        let t = store.partial_file(&fin).unwrap();
+        assert_eq!(t.len().unwrap(), 4);
+        // A second writer waits for the first one's lock, then sees the final file.
+        let (store2, fin2) = (store.clone(), fin.clone());
+        let waiter = std::thread::spawn(move || {
+            let t2 = store2.partial_file(&fin2).unwrap();
+            let done = fin2.exists();
+            t2.discard();
+            done
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        let mut t = t;
+        io::Seek::seek(&mut t.file, io::SeekFrom::End(0)).unwrap();
+        t.file.write_all(b" and the rest").unwrap();
+        t.commit(None).unwrap();
+        assert!(waiter.join().unwrap(), "the waiter ran before the commit");
+        assert_eq!(fs::read(&fin).unwrap(), b"half and the rest");
+        assert!(!part_path(&fin).exists());
+    }
 
     #[test]
     fn hash_and_layout() {

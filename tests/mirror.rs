@@ -208,6 +208,8 @@ fn sigkill_then_rerun_completes_without_partial_files_or_double_downloads() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("c");
     let root = cache.join(USER);
+    // Photo id -> full GETs served when its image was found complete at a kill.
+    let mut complete_at_a_kill = std::collections::HashMap::new();
     for round in 0..2 {
         let mut child = mirror_cmd(&emu, &cache, USER, &["--info-level", "2"])
             .stderr(std::process::Stdio::null())
@@ -226,23 +228,38 @@ fn sigkill_then_rerun_completes_without_partial_files_or_double_downloads() {
         let c = check_cache(&cache, &exp, 2, 4);
         assert!(c.images_bad.is_empty(), "{:?}", c.images_bad);
         assert!(c.infos_bad.is_empty(), "{:?}", c.infos_bad);
+        let gets = emu.stats().image_gets_by_photo;
+        for p in &exp.photos {
+            if photo_path(&cache, USER, &p.id, &p.ext, 4).exists() {
+                let n = gets.get(&p.id).copied().unwrap_or(0);
+                complete_at_a_kill.entry(p.id.clone()).or_insert(n);
+            }
+        }
     }
+    assert!(complete_at_a_kill.len() >= 250);
     emu.set_faults(Faults::default());
     run_ok(mirror_cmd(&emu, &cache, USER, &["--info-level", "2"]));
     let exp = emu.expected(USER);
     check_cache(&cache, &exp, 2, 4).assert_complete(1200, true, true);
     assert!(
         temp_files(&root).is_empty(),
-        "temp files left: {:?}",
+        "temp or partial files left: {:?}",
         temp_files(&root)
     );
     let s = emu.stats();
-    let twice: Vec<_> = s
-        .image_gets_by_photo
-        .iter()
-        .filter(|(_, &n)| n > 1)
-        .collect();
-    assert!(twice.is_empty(), "downloaded more than once: {twice:?}");
+    // An image on disk at a kill is never fetched again; a partial one is resumed with Range.
+    // What SIGKILL can still cost: a response the server sent whose first byte had not reached
+    // the disk yet, at most one per download slot (8) per kill.
+    for (id, n) in &complete_at_a_kill {
+        assert_eq!(s.image_gets_by_photo.get(id), Some(n), "photo {id}");
+    }
+    assert!(s.image_gets_by_photo.values().all(|&n| n <= 2));
+    let twice = s.image_gets_by_photo.values().filter(|&&n| n > 1).count();
+    eprintln!(
+        "downloaded twice: {twice}, resumed with Range: {}",
+        s.range_gets
+    );
+    assert!(twice <= 2 * 8, "downloaded twice: {twice}");
 }
 
 #[test]

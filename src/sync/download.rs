@@ -129,7 +129,7 @@ pub async fn download_to(
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs)
                 .unwrap_or(policy.base_backoff)
-                .min(policy.max_backoff);
+                .min(Duration::from_secs(3600));
             tokio::time::sleep(wait).await;
             last_err = "HTTP 429".into();
             continue;
@@ -161,6 +161,16 @@ pub async fn download_to(
             }
             offset = have;
         } else if status == StatusCode::RANGE_NOT_SATISFIABLE {
+            // `bytes */TOTAL`: a crash after the last byte but before the rename.
+            let total = resp
+                .headers()
+                .get(CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("bytes */"))
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if total == Some(have) {
+                return Ok(have);
+            }
             tmp.file.set_len(0)?;
             last_err = "HTTP 416".into();
             continue;

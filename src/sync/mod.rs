@@ -292,7 +292,9 @@ impl Engine {
                 "Photo {} was replaced on Flickr",
                 crate::store::photo_hash(&id)
             );
-            let _ = std::fs::remove_file(self.store.image_path(&id, &ext));
+            let path = self.store.image_path(&id, &ext);
+            let _ = std::fs::remove_file(crate::store::part_path(&path));
+            let _ = std::fs::remove_file(path);
         }
         self.stats
             .new_photos
@@ -527,6 +529,15 @@ impl Engine {
                 if !self.claim(&photo.id) {
                     continue;
                 }
+                // The batch is a snapshot: a worker may have finished this photo since. Work
+                // from the current row, or not at all (else comments would be fetched twice).
+                let photo = match self.index.pending_photo(&photo.id)? {
+                    Some(current) => current,
+                    None => {
+                        self.release(&photo.id);
+                        continue;
+                    }
+                };
                 dispatched += 1;
                 let me = self.clone();
                 tasks.spawn(async move {

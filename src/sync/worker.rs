@@ -130,21 +130,48 @@ impl Engine {
     }
 
     async fn download_file(&self, url: &str, path: &Path, row: &PhotoRow) -> Result<u64, String> {
-        let mut tmp = self
-            .store
-            .temp_file(path)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        let size = download::download_to(&self.http, url, &mut tmp, &self.opts.download, |_| {})
+        let store = self.store.clone();
+        let final_path = path.to_path_buf();
+        // Waits (off the async workers) while another process downloads the same photo.
+        let mut tmp = tokio::task::spawn_blocking(move || store.partial_file(&final_path))
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            // Someone else (a mount beside this mirror) finished it while we waited.
+            tmp.discard();
+            return Ok(meta.len());
+        }
+        if tmp.len().unwrap_or(0) > 0 {
+            tracing::debug!(
+                "Resuming the download of photo {} at byte {}",
+                photo_hash(&row.id),
+                tmp.len().unwrap_or(0)
+            );
+        }
+        let size =
+            match download::download_to(&self.http, url, &mut tmp, &self.opts.download, |_| {})
+                .await
+            {
+                Ok(size) => size,
+                Err(e) => {
+                    // Keep a prefix to resume; an empty partial is just clutter.
+                    if tmp.is_empty().unwrap_or(true) {
+                        tmp.discard();
+                    }
+                    return Err(e.to_string());
+                }
+            };
         if self.opts.verify_image {
             let head = read_head(tmp.path()).map_err(|e| e.to_string())?;
             let dims = match (row.best_width, row.best_height) {
                 (Some(w), Some(h)) if row.ext != "mp4" => Some((w, h)),
                 _ => None,
             };
-            crate::imageinfo::check(&head, &row.ext, dims)
-                .map_err(|e| format!("downloaded image is bad: {e}"))?;
+            if let Err(e) = crate::imageinfo::check(&head, &row.ext, dims) {
+                tmp.discard();
+                return Err(format!("downloaded image is bad: {e}"));
+            }
         }
         let mtime = row.date_upload;
         tokio::task::spawn_blocking(move || tmp.commit(Some(mtime)))

@@ -298,7 +298,10 @@ fn check_sidecar(
 pub fn temp_files(root: &Path) -> Vec<PathBuf> {
     tree_files(root)
         .into_iter()
-        .filter(|p| p.to_string_lossy().ends_with(".flickrfs-tmp"))
+        .filter(|p| {
+            let p = p.to_string_lossy();
+            p.ends_with(".flickrfs-tmp") || p.ends_with(".flickrfs-part")
+        })
         .collect()
 }
 
