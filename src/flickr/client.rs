@@ -352,7 +352,8 @@ impl FlickrApi {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(|s| Duration::from_secs(s).min(self.inner.opts.max_backoff));
+                // Honoured even above max_backoff (the server knows best), within reason.
+                .map(|s| Duration::from_secs(s.min(3600)));
             return Attempt::Retry {
                 after: Some(after.unwrap_or(self.inner.opts.base_backoff)),
                 err: FlickrError::Http { status },
