@@ -384,6 +384,39 @@ impl FlickrFs {
         self.row(rowid)
     }
 
+    /// Attributes answered from the index alone (an image whose size is known), for the
+    /// adapter to reply without a trip through the async runtime; `None` when the full
+    /// [`FlickrFs::getattr`] is needed.
+    pub fn getattr_now(&self, ino: u64) -> Option<Result<Attr, FsError>> {
+        let Some(Node::Image(r)) = node_of(ino) else {
+            return None;
+        };
+        if !self.opts.show_images {
+            return Some(Err(FsError::NOENT));
+        }
+        let row = match self.row(r) {
+            Ok(row) => row,
+            Err(e) => return Some(Err(e)),
+        };
+        let size = row.image_size?;
+        Some(Ok(Attr {
+            ino,
+            kind: Kind::File,
+            size,
+            mtime: row.date_upload,
+            perm: 0o444,
+            stable: true,
+        }))
+    }
+
+    /// [`FlickrFs::lookup`] when it needs neither the network nor rendering.
+    pub fn lookup_now(&self, parent: u64, name: &str) -> Option<Result<Attr, FsError>> {
+        match self.child_ino(parent, name) {
+            Err(e) => Some(Err(e)),
+            Ok(ino) => self.getattr_now(ino),
+        }
+    }
+
     /// Finds `name` in directory `parent`.
     pub async fn lookup(&self, parent: u64, name: &str) -> Result<Attr, FsError> {
         let ino = self.child_ino(parent, name)?;
@@ -649,6 +682,19 @@ impl FlickrFs {
             }
         };
         read_at(&file, offset, size)
+    }
+
+    /// The backing file of an image that is already cached (for kernel passthrough reads);
+    /// `None` for anything else. Local only: an index lookup and an open.
+    pub fn cached_image_file(&self, ino: u64) -> Option<File> {
+        let Some(Node::Image(r)) = node_of(ino) else {
+            return None;
+        };
+        let row = self.row(r).ok()?;
+        if !row.image_cached || !self.opts.show_images {
+            return None;
+        }
+        File::open(self.engine.store.image_path(&row.id, &row.ext)).ok()
     }
 
     async fn open_backing(&self, ino: u64) -> Result<File, FsError> {
