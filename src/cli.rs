@@ -69,6 +69,18 @@ impl CommonArgs {
     pub fn info_level(&self) -> Option<i32> {
         (!self.image_only).then_some(self.info_level)
     }
+
+    /// The engine options these flags ask for (the mirror adds its own: limit, re-checks).
+    pub fn sync_options(&self) -> crate::sync::SyncOptions {
+        crate::sync::SyncOptions {
+            order: self.order(),
+            want_image: !self.info_only,
+            info_level: self.info_level(),
+            concurrency: self.concurrency as usize,
+            verify_image: self.verify_image,
+            ..crate::sync::SyncOptions::default()
+        }
+    }
 }
 
 /// `flickrfs mirror` and `mirror_flickr`.

@@ -24,3 +24,4 @@ pub mod sidecar;
 pub mod status;
 pub mod store;
 pub mod sync;
+pub mod timefmt;

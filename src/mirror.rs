@@ -47,14 +47,9 @@ async fn run(args: MirrorArgs, progress: bool) -> Result<i32, String> {
         store.root().display()
     );
     let opts = SyncOptions {
-        order: args.common.order(),
-        want_image: !args.common.info_only,
-        info_level: args.common.info_level(),
-        concurrency: args.common.concurrency as usize,
-        verify_image: args.common.verify_image,
         limit: args.limit,
         recheck_after: Duration::from_secs(args.recheck_after),
-        ..SyncOptions::default()
+        ..args.common.sync_options()
     };
     let engine = Engine::new(api, user, store, index, opts).map_err(|e| e.to_string())?;
     let bar = progress.then(|| spawn_progress(engine.clone()));

@@ -6,7 +6,7 @@ use crate::app;
 use crate::cli::{MountArgs, UnmountArgs};
 use crate::fs::{FlickrFs, FsOptions};
 use crate::fuse::FuseAdapter;
-use crate::sync::{self, Engine, SyncOptions};
+use crate::sync::{self, Engine};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,14 +106,7 @@ fn run(args: MountArgs) -> Result<(), String> {
             args.common.cache_directory_depth as usize,
         ))
         .map_err(|e| e.to_string())?;
-    let opts = SyncOptions {
-        order: args.common.order(),
-        want_image: !args.common.info_only,
-        info_level: args.common.info_level(),
-        concurrency: args.common.concurrency as usize,
-        verify_image: args.common.verify_image,
-        ..SyncOptions::default()
-    };
+    let opts = args.common.sync_options();
     let engine = Engine::new(api, user, store, index, opts).map_err(|e| e.to_string())?;
     let removed = engine
         .store
