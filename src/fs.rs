@@ -177,10 +177,22 @@ impl Tree {
     }
 }
 
+/// An image being downloaded as it is read: the partial file, how much of it is written, and
+/// the image's full length.
+#[derive(Clone)]
+struct Following {
+    progress: tokio::sync::watch::Receiver<crate::sync::stream::Progress>,
+    len: u64,
+}
+
 /// An open file.
 enum Handle {
-    /// A file of the backing cache, opened at the first read.
-    Backing { ino: u64, file: Option<Arc<File>> },
+    /// A file of the backing cache, opened at the first read (possibly still downloading).
+    Backing {
+        ino: u64,
+        file: Option<Arc<File>>,
+        following: Option<Following>,
+    },
     /// A snapshot of a virtual file.
     Bytes(Arc<Vec<u8>>),
 }
@@ -634,8 +646,22 @@ impl FlickrFs {
             }
             Node::Link { .. } => return Err(FsError(libc::ELOOP)),
             Node::Status => (Handle::Bytes(Arc::new(self.status_bytes())), false),
-            Node::Image(_) => (Handle::Backing { ino, file: None }, true),
-            Node::Info(_) => (Handle::Backing { ino, file: None }, false),
+            Node::Image(_) => (
+                Handle::Backing {
+                    ino,
+                    file: None,
+                    following: None,
+                },
+                true,
+            ),
+            Node::Info(_) => (
+                Handle::Backing {
+                    ino,
+                    file: None,
+                    following: None,
+                },
+                false,
+            ),
         };
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
         self.handles
@@ -652,10 +678,10 @@ impl FlickrFs {
             .remove(&fh);
     }
 
-    /// Reads from an open file. An uncached image is fetched into the backing cache first,
-    /// ahead of the prefetcher.
+    /// Reads from an open file. An uncached image is fetched into the backing cache ahead of
+    /// the prefetcher, and its bytes are served as they arrive.
     pub async fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>, FsError> {
-        let (ino, file) = {
+        let (ino, file, following) = {
             let handles = self.handles.lock().unwrap_or_else(|e| e.into_inner());
             match handles.get(&fh).ok_or(FsError::BADF)? {
                 Handle::Bytes(b) => {
@@ -663,25 +689,125 @@ impl FlickrFs {
                     let end = (start + size as usize).min(b.len());
                     return Ok(b[start..end].to_vec());
                 }
-                Handle::Backing { ino, file } => (*ino, file.clone()),
+                Handle::Backing {
+                    ino,
+                    file,
+                    following,
+                } => (*ino, file.clone(), following.clone()),
             }
         };
-        let file = match file {
-            Some(f) => f,
+        let (file, following) = match file {
+            Some(f) => (f, following),
             None => {
-                let f = Arc::new(self.open_backing(ino).await?);
-                if let Some(Handle::Backing { file, .. }) = self
+                let (f, following) = self.open_backing(ino).await?;
+                let f = Arc::new(f);
+                if let Some(Handle::Backing {
+                    file,
+                    following: fl,
+                    ..
+                }) = self
                     .handles
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .get_mut(&fh)
                 {
                     *file = Some(f.clone());
+                    *fl = following.clone();
                 }
-                f
+                (f, following)
             }
         };
+        if let Some(mut fl) = following {
+            // Wait for the bytes asked for (or the end of the download).
+            let want = (offset + size as u64).min(fl.len);
+            let ended = fl
+                .progress
+                .wait_for(|p| p.written >= want || p.finished.is_some())
+                .await
+                .map(|p| p.finished.clone())
+                .unwrap_or(Some(Err("the download went away".into())));
+            match ended {
+                None | Some(Ok(())) => {
+                    if matches!(ended, Some(Ok(()))) {
+                        self.stop_following(fh);
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::warn!("read of inode {ino}: {e}");
+                    return Err(FsError::IO);
+                }
+            }
+        }
         read_at(&file, offset, size)
+    }
+
+    fn stop_following(&self, fh: u64) {
+        if let Some(Handle::Backing { following, .. }) = self
+            .handles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&fh)
+        {
+            *following = None;
+        }
+    }
+
+    async fn open_backing(&self, ino: u64) -> Result<(File, Option<Following>), FsError> {
+        match node_of(ino).ok_or(FsError::NOENT)? {
+            Node::Image(r) => {
+                let row = self.row(r)?;
+                let path = self.engine.store.image_path(&row.id, &row.ext);
+                if row.image_cached {
+                    if let Ok(f) = File::open(&path) {
+                        return Ok((f, None));
+                    }
+                }
+                // Fetch it with top priority, and follow the download as soon as it starts.
+                let engine = self.engine.clone();
+                let id = row.id.clone();
+                let mut fetch = tokio::spawn(async move { engine.fetch_image_now(&id).await });
+                loop {
+                    let started = self.engine.streams.changed();
+                    if let Some(stream) = self.engine.streams.get(&row.id) {
+                        if let Ok(f) = File::open(&stream.part) {
+                            let len = match row.image_size {
+                                Some(n) => n,
+                                None => self.engine.image_size(&row).await.map_err(|e| {
+                                    tracing::warn!("size of photo {}: {e}", photo_hash(&row.id));
+                                    FsError::IO
+                                })?,
+                            };
+                            let following = Following {
+                                progress: stream.progress,
+                                len,
+                            };
+                            return Ok((f, Some(following)));
+                        }
+                    }
+                    tokio::select! {
+                        done = &mut fetch => {
+                            let row = done
+                                .map_err(|_| FsError::IO)?
+                                .map_err(|e| {
+                                    tracing::warn!("fetch of photo {}: {e}", photo_hash(&row.id));
+                                    FsError::IO
+                                })?;
+                            let path = self.engine.store.image_path(&row.id, &row.ext);
+                            return Ok((File::open(path).map_err(|_| FsError::IO)?, None));
+                        }
+                        _ = started => {}
+                    }
+                }
+            }
+            Node::Info(r) => {
+                let level = self.opts.info_level.ok_or(FsError::NOENT)?;
+                let row = self.ensure_sidecar(r, level).await?;
+                let f =
+                    File::open(self.engine.store.info_path(&row.id)).map_err(|_| FsError::IO)?;
+                Ok((f, None))
+            }
+            _ => Err(FsError::BADF),
+        }
     }
 
     /// The backing file of an image that is already cached (for kernel passthrough reads);
@@ -695,31 +821,6 @@ impl FlickrFs {
             return None;
         }
         File::open(self.engine.store.image_path(&row.id, &row.ext)).ok()
-    }
-
-    async fn open_backing(&self, ino: u64) -> Result<File, FsError> {
-        match node_of(ino).ok_or(FsError::NOENT)? {
-            Node::Image(r) => {
-                let row = self.row(r)?;
-                let row = if row.image_cached
-                    && self.engine.store.image_path(&row.id, &row.ext).exists()
-                {
-                    row
-                } else {
-                    self.engine.fetch_image_now(&row.id).await.map_err(|e| {
-                        tracing::warn!("fetch of photo {}: {e}", photo_hash(&row.id));
-                        FsError::IO
-                    })?
-                };
-                File::open(self.engine.store.image_path(&row.id, &row.ext)).map_err(|_| FsError::IO)
-            }
-            Node::Info(r) => {
-                let level = self.opts.info_level.ok_or(FsError::NOENT)?;
-                let row = self.ensure_sidecar(r, level).await?;
-                File::open(self.engine.store.info_path(&row.id)).map_err(|_| FsError::IO)
-            }
-            _ => Err(FsError::BADF),
-        }
     }
 
     /// The id of the search directory for `query`, running the search when it is new or

@@ -4,6 +4,7 @@
 
 pub mod download;
 pub mod planner;
+pub mod stream;
 mod worker;
 
 pub use planner::{Order, Planner};
@@ -189,6 +190,8 @@ pub struct Engine {
     foreground: AtomicUsize,
     calls_recorded: Mutex<std::collections::BTreeMap<String, u64>>,
     last_listed: Mutex<Option<std::time::Instant>>,
+    /// Image downloads in progress, for readers that want the bytes as they arrive.
+    pub streams: stream::Streams,
 }
 
 impl Engine {
@@ -215,6 +218,7 @@ impl Engine {
             foreground: AtomicUsize::new(0),
             calls_recorded: Mutex::new(Default::default()),
             last_listed: Mutex::new(None),
+            streams: stream::Streams::default(),
         }))
     }
 

@@ -149,9 +149,13 @@ impl Engine {
                 tmp.len().unwrap_or(0)
             );
         }
+        // Readers of this image (the mount) follow the download instead of waiting for it.
+        let publisher = self.streams.publish(&row.id, tmp.path().to_path_buf());
         let size =
-            match download::download_to(&self.http, url, &mut tmp, &self.opts.download, |_| {})
-                .await
+            match download::download_to(&self.http, url, &mut tmp, &self.opts.download, |n| {
+                publisher.written(n)
+            })
+            .await
             {
                 Ok(size) => size,
                 Err(e) => {
@@ -178,6 +182,7 @@ impl Engine {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("cannot save image: {e}"))?;
+        publisher.finish(Ok(()));
         Ok(size)
     }
 
