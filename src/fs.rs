@@ -277,7 +277,7 @@ impl FlickrFs {
         tree.entries = merged;
     }
 
-    fn dir_attr(&self, ino: u64) -> Attr {
+    pub fn dir_attr(&self, ino: u64) -> Attr {
         Attr {
             ino,
             kind: Kind::Dir,
@@ -419,6 +419,16 @@ impl FlickrFs {
             perm: 0o444,
             stable: true,
         }))
+    }
+
+    /// Attributes of a listed entry when they cost nothing (directories, images of known
+    /// size), for READDIRPLUS; `None` leaves the entry to a later lookup.
+    pub fn entry_attr_now(&self, e: &DirEntry) -> Option<Attr> {
+        match e.kind {
+            Kind::Dir => Some(self.dir_attr(e.ino)),
+            Kind::File => self.getattr_now(e.ino)?.ok(),
+            Kind::Symlink => None,
+        }
     }
 
     /// [`FlickrFs::lookup`] when it needs neither the network nor rendering.

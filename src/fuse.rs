@@ -6,7 +6,8 @@ use crate::fs::{Attr, DirEntry, FlickrFs, FsError, Kind};
 use fuser::{
     BackingId, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
     InitFlags, KernelConfig, LockOwner, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory,
-    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, WriteFlags,
+    ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request,
+    WriteFlags,
 };
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -186,6 +187,9 @@ impl Filesystem for FuseAdapter {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         // Bigger requests: 1 MiB reads instead of 128 KiB (fewer trips per image).
         let _ = config.add_capabilities(InitFlags::FUSE_MAX_PAGES);
+        // Names and attributes in one trip: `ls -l`, `find` and rsync then skip a lookup per
+        // entry.
+        let _ = config.add_capabilities(InitFlags::FUSE_DO_READDIRPLUS);
         if let Err(max) = config.set_max_readahead(1 << 20) {
             let _ = config.set_max_readahead(max);
         }
@@ -237,6 +241,65 @@ impl Filesystem for FuseAdapter {
                 1 => reply.add(INodeNo(crate::fs::ROOT_INO), 2, FileType::Directory, ".."),
                 _ => match entries.get((i - 2) as usize) {
                     Some(e) => reply.add(INodeNo(e.ino), i + 1, file_type(e.kind), &e.name),
+                    None => break,
+                },
+            };
+            if full {
+                break;
+            }
+            i += 1;
+        }
+        reply.ok();
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        let entries = self
+            .dirs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&fh.0)
+            .cloned();
+        let Some(entries) = entries else {
+            return reply.error(Errno::EBADF);
+        };
+        let (uid, gid) = (self.uid, self.gid);
+        let dot = file_attr(&self.fs.dir_attr(ino.0), uid, gid);
+        let dotdot = file_attr(&self.fs.dir_attr(crate::fs::ROOT_INO), uid, gid);
+        let mut i = offset;
+        loop {
+            let full = match i {
+                0 => reply.add(ino, 1, ".", &Duration::ZERO, &dot, Generation(0)),
+                1 => reply.add(
+                    INodeNo(crate::fs::ROOT_INO),
+                    2,
+                    "..",
+                    &Duration::ZERO,
+                    &dotdot,
+                    Generation(0),
+                ),
+                _ => match entries.get((i - 2) as usize) {
+                    Some(e) => {
+                        // An entry whose attributes would cost a trip (a HEAD, a render) goes
+                        // out with a zero TTL: the kernel looks it up when it is used.
+                        let (attr, ttl) = match self.fs.entry_attr_now(e) {
+                            Some(a) => (file_attr(&a, uid, gid), ttl(&a)),
+                            None => (
+                                FileAttr {
+                                    kind: file_type(e.kind),
+                                    ..file_attr(&self.fs.dir_attr(e.ino), uid, gid)
+                                },
+                                Duration::ZERO,
+                            ),
+                        };
+                        reply.add(INodeNo(e.ino), i + 1, &e.name, &ttl, &attr, Generation(0))
+                    }
                     None => break,
                 },
             };
