@@ -400,25 +400,36 @@ impl FlickrFs {
     /// adapter to reply without a trip through the async runtime; `None` when the full
     /// [`FlickrFs::getattr`] is needed.
     pub fn getattr_now(&self, ino: u64) -> Option<Result<Attr, FsError>> {
-        let Some(Node::Image(r)) = node_of(ino) else {
-            return None;
-        };
-        if !self.opts.show_images {
-            return Some(Err(FsError::NOENT));
+        match node_of(ino)? {
+            Node::Root | Node::Meta | Node::SearchRoot => Some(Ok(self.dir_attr(ino))),
+            Node::Dir { len, value } => {
+                let prefix = dir_prefix(len, value);
+                let tree = self.tree.read().unwrap_or_else(|e| e.into_inner());
+                if len == 0 || len > self.depth() || tree.range(&prefix).is_empty() {
+                    return None; // perhaps new since the last refresh: the full path looks
+                }
+                Some(Ok(self.dir_attr(ino)))
+            }
+            Node::Image(r) => {
+                if !self.opts.show_images {
+                    return Some(Err(FsError::NOENT));
+                }
+                let (size, mtime) = match self.engine.index.image_stat(r) {
+                    Ok(Some(v)) => v,
+                    Ok(None) => return Some(Err(FsError::NOENT)),
+                    Err(_) => return Some(Err(FsError::IO)),
+                };
+                Some(Ok(Attr {
+                    ino,
+                    kind: Kind::File,
+                    size: size?,
+                    mtime,
+                    perm: 0o444,
+                    stable: true,
+                }))
+            }
+            _ => None,
         }
-        let row = match self.row(r) {
-            Ok(row) => row,
-            Err(e) => return Some(Err(e)),
-        };
-        let size = row.image_size?;
-        Some(Ok(Attr {
-            ino,
-            kind: Kind::File,
-            size,
-            mtime: row.date_upload,
-            perm: 0o444,
-            stable: true,
-        }))
     }
 
     /// Attributes of a listed entry when they cost nothing (directories, images of known

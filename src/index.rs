@@ -395,6 +395,21 @@ impl Index {
         Ok(out)
     }
 
+    /// What `stat` of an image needs, without the rest of the row: (known byte size, upload
+    /// date).
+    pub fn image_stat(&self, rowid: i64) -> rusqlite::Result<Option<(Option<u64>, i64)>> {
+        let conn = self.conn();
+        let mut st =
+            conn.prepare_cached("SELECT image_size, date_upload FROM photos WHERE rowid = ?1")?;
+        st.query_row([rowid], |r| {
+            Ok((
+                r.get::<_, Option<i64>>(0)?.map(|v| v.max(0) as u64),
+                r.get::<_, i64>(1)?,
+            ))
+        })
+        .optional()
+    }
+
     /// All photos, newest first.
     pub fn all_photos(&self) -> rusqlite::Result<Vec<PhotoRow>> {
         let conn = self.conn();
