@@ -36,6 +36,10 @@ pub struct FuseAdapter {
     backing: Mutex<HashMap<u64, (Arc<BackingId>, usize)>>,
     /// Passthrough handles -> their inode.
     pt_handles: Mutex<HashMap<u64, u64>>,
+    /// The attributes last given to the kernel for inodes whose attributes are not cheap
+    /// (sidecars, images of unknown size, the status file): READDIRPLUS repeats them rather
+    /// than overwrite what the kernel holds with a placeholder.
+    given: Arc<Mutex<HashMap<u64, Attr>>>,
 }
 
 impl FuseAdapter {
@@ -52,6 +56,7 @@ impl FuseAdapter {
             passthrough: AtomicBool::new(false),
             backing: Mutex::new(HashMap::new()),
             pt_handles: Mutex::new(HashMap::new()),
+            given: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -118,6 +123,15 @@ fn file_attr(a: &Attr, uid: u32, gid: u32) -> FileAttr {
     }
 }
 
+fn remember(given: &Mutex<HashMap<u64, Attr>>, a: &Attr) {
+    if a.kind != Kind::Dir {
+        given
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(a.ino, a.clone());
+    }
+}
+
 fn file_type(k: Kind) -> FileType {
     match k {
         Kind::Dir => FileType::Directory,
@@ -152,10 +166,13 @@ impl Filesystem for FuseAdapter {
                 Err(e) => reply.error(errno(e)),
             };
         }
-        let (fs, uid, gid) = (self.fs.clone(), self.uid, self.gid);
+        let (fs, uid, gid, given) = (self.fs.clone(), self.uid, self.gid, self.given.clone());
         self.rt.spawn(async move {
             match fs.lookup(parent.0, &name).await {
-                Ok(a) => reply.entry(&ttl(&a), &file_attr(&a, uid, gid), Generation(0)),
+                Ok(a) => {
+                    remember(&given, &a);
+                    reply.entry(&ttl(&a), &file_attr(&a, uid, gid), Generation(0))
+                }
                 Err(e) => reply.error(errno(e)),
             }
         });
@@ -168,10 +185,13 @@ impl Filesystem for FuseAdapter {
                 Err(e) => reply.error(errno(e)),
             };
         }
-        let (fs, uid, gid) = (self.fs.clone(), self.uid, self.gid);
+        let (fs, uid, gid, given) = (self.fs.clone(), self.uid, self.gid, self.given.clone());
         self.rt.spawn(async move {
             match fs.getattr(ino.0).await {
-                Ok(a) => reply.attr(&ttl(&a), &file_attr(&a, uid, gid)),
+                Ok(a) => {
+                    remember(&given, &a);
+                    reply.attr(&ttl(&a), &file_attr(&a, uid, gid))
+                }
                 Err(e) => reply.error(errno(e)),
             }
         });
@@ -318,13 +338,22 @@ impl Filesystem for FuseAdapter {
                         // out with a zero TTL: the kernel looks it up when it is used.
                         let (attr, ttl) = match self.fs.entry_attr_now(e) {
                             Some(a) => (file_attr(&a, uid, gid), ttl(&a)),
-                            None => (
-                                FileAttr {
-                                    kind: file_type(e.kind),
-                                    ..file_attr(&self.fs.dir_attr(e.ino), uid, gid)
-                                },
-                                Duration::ZERO,
-                            ),
+                            None => {
+                                let known = self
+                                    .given
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .get(&e.ino)
+                                    .cloned();
+                                let attr = match known {
+                                    Some(a) => file_attr(&a, uid, gid),
+                                    None => FileAttr {
+                                        kind: file_type(e.kind),
+                                        ..file_attr(&self.fs.dir_attr(e.ino), uid, gid)
+                                    },
+                                };
+                                (attr, Duration::ZERO)
+                            }
                         };
                         reply.add(INodeNo(e.ino), i + 1, &e.name, &ttl, &attr, Generation(0))
                     }
