@@ -284,7 +284,8 @@ impl FlickrFs {
             size: 0,
             mtime: self.started,
             perm: 0o555,
-            stable: false,
+            // Photos are never deleted: a directory that exists stays, with these attributes.
+            stable: true,
         }
     }
 
@@ -533,8 +534,13 @@ impl FlickrFs {
                 Err(FsError::NOENT)
             };
         }
-        let row = self.row(rowid)?;
-        if self.opts.show_images && row.ext == ext {
+        let (_, row_ext, _) = self
+            .engine
+            .index
+            .image_file(rowid)
+            .map_err(|_| FsError::IO)?
+            .ok_or(FsError::NOENT)?;
+        if self.opts.show_images && row_ext == ext {
             Ok(image_ino(rowid))
         } else {
             Err(FsError::NOENT)
@@ -837,11 +843,11 @@ impl FlickrFs {
         let Some(Node::Image(r)) = node_of(ino) else {
             return None;
         };
-        let row = self.row(r).ok()?;
-        if !row.image_cached || !self.opts.show_images {
+        let (id, ext, cached) = self.engine.index.image_file(r).ok()??;
+        if !cached || !self.opts.show_images {
             return None;
         }
-        File::open(self.engine.store.image_path(&row.id, &row.ext)).ok()
+        File::open(self.engine.store.image_path(&id, &ext)).ok()
     }
 
     /// The id of the search directory for `query`, running the search when it is new or

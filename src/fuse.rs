@@ -31,6 +31,7 @@ pub struct FuseAdapter {
     /// Kernel passthrough of cached images (Linux 6.9+, needs CAP_SYS_ADMIN): reads of a
     /// cached image then go straight to the backing file, without a trip through us.
     passthrough: AtomicBool,
+    passthrough_seen: AtomicBool,
     /// Backing ids of images open in passthrough, with their open count (the kernel wants one
     /// id per inode for as long as any handle is open).
     backing: Mutex<HashMap<u64, (Arc<BackingId>, usize)>>,
@@ -54,6 +55,7 @@ impl FuseAdapter {
             dirs: Mutex::new(HashMap::new()),
             next_dir: AtomicU64::new(1),
             passthrough: AtomicBool::new(false),
+            passthrough_seen: AtomicBool::new(false),
             backing: Mutex::new(HashMap::new()),
             pt_handles: Mutex::new(HashMap::new()),
             given: Arc::new(Mutex::new(HashMap::new())),
@@ -75,7 +77,7 @@ impl FuseAdapter {
                 let file = self.fs.cached_image_file(ino)?;
                 match reply.open_backing(&file) {
                     Ok(id) => {
-                        if backing.is_empty() {
+                        if !self.passthrough_seen.swap(true, Ordering::Relaxed) {
                             tracing::debug!("cached images are read through kernel passthrough");
                         }
                         let id = Arc::new(id);

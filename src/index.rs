@@ -395,6 +395,17 @@ impl Index {
         Ok(out)
     }
 
+    /// The image file of a photo, without the rest of the row: (id, extension, cached).
+    pub fn image_file(&self, rowid: i64) -> rusqlite::Result<Option<(String, String, bool)>> {
+        let conn = self.conn();
+        let mut st =
+            conn.prepare_cached("SELECT id, ext, image_cached FROM photos WHERE rowid = ?1")?;
+        st.query_row([rowid], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
+        })
+        .optional()
+    }
+
     /// What `stat` of an image needs, without the rest of the row: (known byte size, upload
     /// date).
     pub fn image_stat(&self, rowid: i64) -> rusqlite::Result<Option<(Option<u64>, i64)>> {
