@@ -119,14 +119,18 @@ for p in files:
 print(f"{n / (time.monotonic() - t) / 1e6:.0f} {n}")
 EOF
 }
+# Both sides read everything twice, alternating; the ratio compares the best pass of each
+# (the mount's first pass, with every open a first one, is shown too).
 read -r _ _ < <(read_all "$WORK/rd/manhhai")           # warm the backing files
 read -r direct dbytes < <(read_all "$WORK/rd/manhhai")
-read -r mounted mbytes < <(read_all "$WORK/mnt_rd")    # first pass through FUSE
+read -r first mbytes < <(read_all "$WORK/mnt_rd")      # first pass through FUSE
 read -r direct2 _ < <(read_all "$WORK/rd/manhhai")
+read -r second _ < <(read_all "$WORK/mnt_rd")
 [ "$mbytes" = "$dbytes" ] || broken "mount read $mbytes bytes, backing files hold $dbytes"
 direct=$(( direct > direct2 ? direct : direct2 ))
+mounted=$(( first > second ? first : second ))
 ratio=$(awk -v m="$mounted" -v d="$direct" 'BEGIN{printf "%.2f", m/d}')
-row "mounted sequential read (${READ_N} x ~${READ_KB} KiB)" "$mounted MB/s" "backing files: $direct MB/s" "$ratio (target >= 0.70)"
+row "mounted sequential read (${READ_N} x ~${READ_KB} KiB)" "$mounted MB/s (first pass $first)" "backing files: $direct MB/s" "$ratio (target >= 0.70)"
 awk -v r="$ratio" 'BEGIN{exit !(r < 0.70)}' && broken "mounted read ratio $ratio < 0.70"
 mount_stop
 
