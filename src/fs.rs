@@ -277,6 +277,16 @@ impl FlickrFs {
         tree.entries = merged;
     }
 
+    /// True when some indexed photo's hash starts with `prefix` (the directory exists).
+    fn holds(&self, prefix: &str) -> bool {
+        !self
+            .tree
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .range(prefix)
+            .is_empty()
+    }
+
     pub fn dir_attr(&self, ino: u64) -> Attr {
         Attr {
             ino,
@@ -321,15 +331,7 @@ impl FlickrFs {
             Node::Dir { len, value } => {
                 self.refresh_tree();
                 let prefix = dir_prefix(len, value);
-                if len == 0
-                    || len > self.depth()
-                    || self
-                        .tree
-                        .read()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .range(&prefix)
-                        .is_empty()
-                {
+                if len == 0 || len > self.depth() || !self.holds(&prefix) {
                     return Err(FsError::NOENT);
                 }
                 Ok(self.dir_attr(ino))
@@ -405,8 +407,7 @@ impl FlickrFs {
             Node::Root | Node::Meta | Node::SearchRoot => Some(Ok(self.dir_attr(ino))),
             Node::Dir { len, value } => {
                 let prefix = dir_prefix(len, value);
-                let tree = self.tree.read().unwrap_or_else(|e| e.into_inner());
-                if len == 0 || len > self.depth() || tree.range(&prefix).is_empty() {
+                if len == 0 || len > self.depth() || !self.holds(&prefix) {
                     return None; // perhaps new since the last refresh: the full path looks
                 }
                 Some(Ok(self.dir_attr(ino)))
@@ -504,13 +505,7 @@ impl FlickrFs {
                 return Err(FsError::NOENT);
             }
             let child = format!("{prefix}{name}");
-            if self
-                .tree
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .range(&child)
-                .is_empty()
-            {
+            if !self.holds(&child) {
                 return Err(FsError::NOENT);
             }
             return Ok(dir_ino(&child));

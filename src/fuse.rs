@@ -62,6 +62,30 @@ impl FuseAdapter {
         }
     }
 
+    /// What READDIRPLUS says of an entry. One whose attributes would cost a trip (a HEAD, a
+    /// render) goes out with a zero TTL, so the kernel looks it up when it is used, and with
+    /// the attributes the kernel last got for it, so that nothing it holds is overwritten.
+    fn plus_attr(&self, e: &DirEntry) -> (FileAttr, Duration) {
+        let (uid, gid) = (self.uid, self.gid);
+        if let Some(a) = self.fs.entry_attr_now(e) {
+            return (file_attr(&a, uid, gid), ttl(&a));
+        }
+        let known = self
+            .given
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&e.ino)
+            .cloned();
+        let attr = match known {
+            Some(a) => file_attr(&a, uid, gid),
+            None => FileAttr {
+                kind: file_type(e.kind),
+                ..file_attr(&self.fs.dir_attr(e.ino), uid, gid)
+            },
+        };
+        (attr, Duration::ZERO)
+    }
+
     /// Opens a cached image in passthrough mode, or says why not (then the caller serves it).
     fn open_passthrough(&self, ino: u64, fh: u64, reply: &ReplyOpen) -> Option<Arc<BackingId>> {
         if !self.passthrough.load(Ordering::Relaxed) {
@@ -336,27 +360,7 @@ impl Filesystem for FuseAdapter {
                 ),
                 _ => match entries.get((i - 2) as usize) {
                     Some(e) => {
-                        // An entry whose attributes would cost a trip (a HEAD, a render) goes
-                        // out with a zero TTL: the kernel looks it up when it is used.
-                        let (attr, ttl) = match self.fs.entry_attr_now(e) {
-                            Some(a) => (file_attr(&a, uid, gid), ttl(&a)),
-                            None => {
-                                let known = self
-                                    .given
-                                    .lock()
-                                    .unwrap_or_else(|e| e.into_inner())
-                                    .get(&e.ino)
-                                    .cloned();
-                                let attr = match known {
-                                    Some(a) => file_attr(&a, uid, gid),
-                                    None => FileAttr {
-                                        kind: file_type(e.kind),
-                                        ..file_attr(&self.fs.dir_attr(e.ino), uid, gid)
-                                    },
-                                };
-                                (attr, Duration::ZERO)
-                            }
-                        };
+                        let (attr, ttl) = self.plus_attr(e);
                         reply.add(INodeNo(e.ino), i + 1, &e.name, &ttl, &attr, Generation(0))
                     }
                     None => break,
