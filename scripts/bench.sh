@@ -10,9 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MODE=full
-N=3000 GROW=700 BIG=100000 RSS_N=20000 READ_N=300 READ_KB=1024 TT_N=15
+N=3000 GROW=700 BIG=100000 RSS_N=20000 READ_N=300 READ_KB=1024 TT_N=15 LIVE_N=20000
 case "${1:-}" in
-  --quick) MODE=quick N=800 GROW=300 BIG=20000 RSS_N=5000 READ_N=100 ;;
+  --quick) MODE=quick N=800 GROW=300 BIG=20000 RSS_N=5000 READ_N=100 LIVE_N=5000 ;;
   "") ;;
   *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
 esac
@@ -300,6 +300,86 @@ rss=$(tail -1 "$WORK/rss" | awk '{printf "%.0f", $1/1024}')
 row "peak RSS, mirror of $RSS_N photos" "$rss MiB (GNU time)" \
   "info-level 2, 4 KiB images, $(secs "$t0" "$t1") s" "$([ "$rss" -lt 150 ] && echo ok || echo OVER) (target < 150 MiB)"
 [ "$rss" -lt 150 ] || broken "mirror RSS $rss MiB (target < 150 MiB)"
+
+# 7. Language labels on the labelled corpus of short texts (tests/data/lang_corpus.tsv) next to
+#    raw whatlang on the same texts; time per 1,000 texts after the first call (which builds
+#    the detector and loads its models: shown, with the peak RSS of the whole run).
+cargo build --release --quiet --example lang_bench
+run /usr/bin/time -f '%M' -o "$WORK/lang_rss" "${CARGO_TARGET_DIR:-$PWD/target}/release/examples/lang_bench" tests/data/lang_corpus.tsv >"$WORK/lang.out" \
+  || broken "lang_bench failed: $(tail -1 "$WORK/lang_rss")"
+lang() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" "$WORK/lang.out"; }
+lang_rss=$(tail -1 "$WORK/lang_rss" | awk '{printf "%.0f", $1/1024}')
+row "language labels, $(lang n) short texts (tests/data)" "$(lang ours)% right, $(lang ours_ms_per_1000) ms/1000 texts" \
+  "raw whatlang: $(lang whatlang)% right, $(lang whatlang_ms_per_1000) ms/1000" \
+  "$(awk -v a="$(lang ours)" 'BEGIN{print (a >= 95 ? "ok" : "LOW")}') (target >= 95%); first call $(lang first_call_ms) ms, peak RSS $lang_rss MiB"
+awk -v a="$(lang ours)" 'BEGIN{exit !(a < 95)}' && broken "language labels: $(lang ours)% right (target >= 95%)"
+
+# 8. A live stream: LIVE_N photos mirrored at level 2, then +500 at the head, -200 deleted
+#    anywhere, +100 made public in the middle and 300 edited. The converging run's calls next
+#    to the budget ceil(N/500) + 2 listing calls + the per-photo calls the changed photos need
+#    (getSizes for new videos, comments for new or edited photos with comments), and what is
+#    wrong, missing or stale afterwards (target 0), then the calls of a run with nothing new.
+emu_start "$LIVE_N" 2 0
+mirror --cache-path "$WORK/live" --info-level 2 --debug 1 || broken "live: first mirror failed"
+curl -sf "$BASE/_delete?user=manhhai&n=200&where=random" >/dev/null
+curl -sf "$BASE/_insert?user=manhhai&n=100" >"$WORK/inserted.json"
+curl -sf "$BASE/_edit?user=manhhai&n=300" >"$WORK/edited.json"
+curl -sf "$BASE/_grow?user=manhhai&n=500" >/dev/null
+expected
+reset
+t0=$(now)
+mirror --cache-path "$WORK/live" --info-level 2 --debug 1 || broken "live: converging mirror failed"
+t1=$(now)
+listing=$(stat_of "calls.get('flickr.people.getPhotos', 0)")
+calls=$(stat_of total_calls)
+changed=$(python3 - "$WORK/exp.json" "$WORK/inserted.json" "$WORK/edited.json" <<'EOF'
+import json, sys
+exp = json.load(open(sys.argv[1]))
+touched = set(json.load(open(sys.argv[2]))["inserted"]) | set(json.load(open(sys.argv[3]))["edited"])
+touched |= {p["id"] for p in exp["photos"][:500]}
+ph = {p["id"]: p for p in exp["photos"]}
+videos = sum(ph[i]["media"] == "video" for i in touched if i in ph)
+comments = sum(bool(ph[i]["comments"]) for i in touched if i in ph)
+print(videos + comments)
+EOF
+)
+lbudget=$(( ($(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['listed_total'])" "$WORK/exp.json") + 499) / 500 + 2 ))
+budget=$(( lbudget + changed ))
+wrong=$(python3 - "$WORK/exp.json" "$WORK/live/manhhai" <<'EOF'
+import hashlib, json, os, sys
+exp = json.load(open(sys.argv[1]))
+root = sys.argv[2]
+def path(i, ext):
+    h = hashlib.md5(i.encode()).hexdigest()
+    return os.path.join(root, *h[:4], f"{h}.{ext}")
+wrong = 0
+for p in exp["photos"]:
+    try:
+        ok = hashlib.md5(open(path(p["id"], p["ext"]), "rb").read()).hexdigest() == p["best_md5"]
+        j = json.load(open(path(p["id"], "json"), encoding="utf-8"))
+        ok = ok and j["title"]["content"] == p["title"] and j["description"]["content"] == p["description"] \
+            and [c["content"] for c in j["comments"]] == p["comments"] and "deleted_at" not in j
+    except (OSError, KeyError, ValueError):
+        ok = False
+    wrong += not ok
+for i in exp["deleted"]:
+    try:
+        wrong += "deleted_at" not in json.load(open(path(i, "json"), encoding="utf-8"))
+    except (OSError, ValueError):
+        wrong += 1
+print(wrong)
+EOF
+)
+reset
+mirror --cache-path "$WORK/live" --info-level 2 --debug 1 || broken "live: idle re-run failed"
+idle=$(stat_of total_calls)
+row "live stream, $LIVE_N photos: +500 head, -200, +100 middle, 300 edited" \
+  "$calls calls ($listing listing), $wrong wrong/missing/stale, $(secs "$t0" "$t1") s" \
+  "budget $lbudget listing + $changed per-photo = $budget; next run: $idle call(s)" \
+  "$([ "$calls" -le "$budget" ] && [ "$wrong" = 0 ] && [ "$idle" = 1 ] && echo ok || echo BROKEN) (targets: budget, 0 wrong, 1 call)"
+[ "$calls" -le "$budget" ] || broken "live stream: $calls calls > budget $budget"
+[ "$wrong" = 0 ] || broken "live stream: $wrong photos wrong, missing or stale"
+[ "$idle" = 1 ] || broken "live stream: an unchanged stream cost $idle calls"
 
 note "load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 print_table

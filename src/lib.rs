@@ -1,27 +1,30 @@
-//! flickrfs: a Flickr user's public photostream as files, mirrored (`mirror`) or mounted (`mount`).
+//! flickrfs: a Flickr user's public photostream as files, mirrored (`mirror`) or mounted
+//! (`mount`), both filling the same on-disk cache.
 //!
-//! Layers (data flows down, nothing calls up): `cli` -> `fuse` -> `fs` -> `sync` -> `index` /
-//! `store` -> `flickr` -> `label`. `emulator` is a self-contained Flickr stand-in for tests,
-//! the demo and benchmarks.
+//! Layers, top to bottom; a module calls only modules below it, never up or in circles:
+//!
+//! ```text
+//! cmd      one file per command, the clap arguments and the bootstrap (runtime, keys, client)
+//! fuse     the fuser adapter: argument conversion, replies, passthrough, errno, logging once
+//! fs       FlickrFs without a kernel: inodes, the in-memory tree, attributes, handles, views
+//! engine   shared by mount and mirror: listing, planner, scheduler, fetch, download, sidecar
+//! cache    the files (atomic writes, partial files, cleanup) and the index (db/: SQLite)
+//! flickr   the REST client: typed errors, lenient parsing, retries, rate limit, counters
+//! lang     language detection and labels;  photo  the domain types and the hashed path
+//! config   every default and tunable;  retry  back-off with jitter;  timefmt  dates as text
+//! ```
+//!
+//! The Flickr emulator used by the tests, the demo and the benchmarks is its own crate
+//! (`crates/flickr-emulator`), linked only with the default `demo` feature.
 
-pub mod app;
-pub mod cli;
-pub mod demo;
-pub mod emulator;
+pub mod cache;
+pub mod cmd;
+pub mod config;
+pub mod engine;
 pub mod flickr;
 pub mod fs;
 pub mod fuse;
-pub mod imageinfo;
-pub mod index;
-pub mod keys;
-pub mod label;
-pub mod logging;
-pub mod mirror;
-pub mod mount;
-pub mod search;
-pub mod search_cmd;
-pub mod sidecar;
-pub mod status;
-pub mod store;
-pub mod sync;
+pub mod lang;
+pub mod photo;
+pub mod retry;
 pub mod timefmt;

@@ -1,23 +1,19 @@
 //! `flickrfs`: the command-line entry point; parses arguments and hands over to a command.
 
-use flickrfs::cli::{self, Cli, Command};
+use flickrfs::cmd::{self, args::Command};
 
 fn main() {
-    let cli: Cli = cli::parse_or_exit("flickrfs");
+    let cli: cmd::args::Cli = cmd::args::parse_or_exit("flickrfs");
     let code = match cli.command {
-        Command::Mirror(args) => flickrfs::mirror::main(args, "flickrfs"),
-        Command::Mount(args) => flickrfs::mount::main(args),
-        Command::Unmount(args) => flickrfs::mount::unmount(args),
-        Command::Status(args) => flickrfs::status::main(args),
-        Command::Search(args) => flickrfs::search_cmd::main(args),
-        Command::Demo(args) => flickrfs::demo::main(args),
-        Command::Emulator(args) => match flickrfs::emulator::run_cli(args) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("flickrfs: error: {e}");
-                1
-            }
-        },
+        Command::Mirror(args) => cmd::mirror::main(args, "flickrfs"),
+        Command::Mount(args) => cmd::mount::main(args),
+        Command::Unmount(args) => cmd::mount::unmount(args),
+        Command::Status(args) => cmd::status::main(args),
+        Command::Search(args) => cmd::search::main(args),
+        #[cfg(feature = "demo")]
+        Command::Demo(args) => cmd::demo::main(args),
+        #[cfg(feature = "demo")]
+        Command::Emulator(args) => cmd::demo::emulator(args),
     };
     std::process::exit(code);
 }

@@ -2,10 +2,10 @@
 //! every method, every error path, retries, Retry-After, the rate limit and call counters,
 //! with counts read from the emulator's own statistics.
 
-use flickrfs::emulator::{Emulator, EmulatorConfig, Faults};
-use flickrfs::flickr::{
-    best_size, ClientOptions, FlickrApi, FlickrError, FlickrUser, LISTING_EXTRAS,
-};
+use flickr_emulator::{Emulator, EmulatorConfig, Faults};
+use flickrfs::flickr::{ClientOptions, FlickrApi, FlickrError, FlickrUser, LISTING_EXTRAS};
+use flickrfs::photo::best_size;
+use flickrfs::retry::Backoff;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
@@ -29,8 +29,7 @@ fn fast(api_url: &str) -> ClientOptions {
         rate_limit_per_hour: 100_000_000,
         burst: 1000,
         max_retries: 6,
-        base_backoff: Duration::from_millis(5),
-        max_backoff: Duration::from_millis(50),
+        backoff: Backoff::new(Duration::from_millis(5), Duration::from_millis(50)),
         timeout: Duration::from_secs(10),
     }
 }
@@ -213,7 +212,7 @@ async fn listing_pages_match_expected() {
         assert_eq!(l.count_comments as usize, x.comments.len());
         assert_eq!(l.original_format.is_some(), x.has_original, "{}", x.id);
         if x.media == "photo" {
-            let b = l.best_size().unwrap();
+            let b = l.best.as_ref().unwrap();
             assert_eq!(
                 (b.url.as_str(), b.width, b.height),
                 (x.best_url.as_str(), x.best_width, x.best_height)
@@ -430,7 +429,7 @@ async fn transient_failures_are_retried_until_they_pass() {
 async fn http_429_waits_for_retry_after() {
     let e = emu(20).await;
     let a = api(&e);
-    // Retry-After (1 s) is far above max_backoff (50 ms): the server's word wins.
+    // Retry-After (1 s) is far above the back-off cap (50 ms): the server's word wins.
     e.set_faults(Faults {
         rate_429: 1.0,
         retry_after_secs: 1,

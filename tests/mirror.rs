@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use flickrfs::emulator::Faults;
+use flickr_emulator::Faults;
 use std::time::{Duration, Instant};
 
 const USER: &str = "manhhai";
@@ -12,7 +12,7 @@ fn pages(n: usize) -> u64 {
     n.div_ceil(500) as u64
 }
 
-fn videos(exp: &flickrfs::emulator::Expected) -> u64 {
+fn videos(exp: &flickr_emulator::Expected) -> u64 {
     exp.photos.iter().filter(|p| p.media == "video").count() as u64
 }
 
@@ -455,4 +455,57 @@ fn verify_image_redownloads_a_damaged_file() {
         1,
         "only the damaged image is fetched again"
     );
+}
+
+/// A cache labelled by an older detector gets the new labels on the next run, with no API
+/// call beyond the one that looks at page 1, and `search --locale` follows.
+#[test]
+fn new_language_labels_without_api_calls() {
+    let emu = Emu::start(300, 71);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c");
+    run_ok(mirror_cmd(&emu, &cache, USER, &["--info-level", "2"]));
+    let exp = emu.expected(USER);
+    // Make it look like an older detector's cache: every label says `eng`, and the index
+    // says its labels are of detector 1.
+    let mut touched = 0;
+    for p in &exp.photos {
+        let path = photo_path(&cache, USER, &p.id, "json", 4);
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        if v["title"]["locale"] != "eng" {
+            v["title"]["locale"] = "eng".into();
+            touched += 1;
+        }
+        std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    }
+    assert!(touched > 100, "{touched}");
+    let db = rusqlite::Connection::open(cache.join(USER).join(".flickrfs/index.sqlite")).unwrap();
+    db.execute(
+        "UPDATE meta SET value = '1' WHERE key = 'labels_version'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    emu.e().reset_stats();
+    let out = run_ok(mirror_cmd(&emu, &cache, USER, &["--info-level", "2"]));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("Language labels updated in"), "{log}");
+    let s = emu.stats();
+    assert_eq!(s.total_calls, 1, "only page 1 is looked at: {:?}", s.calls);
+    assert_eq!(s.image_gets, 0);
+    let mut relabelled = 0;
+    for p in &exp.photos {
+        let path = photo_path(&cache, USER, &p.id, "json", 4);
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let want = flickrfs::lang::PhotoLocales::detect(
+            &p.title,
+            &p.description,
+            &p.comments.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+        assert_eq!(v["title"]["locale"], want.title.to_string(), "{}", p.id);
+        relabelled += (want.title.to_string() != "eng") as usize;
+    }
+    assert_eq!(relabelled, touched);
+    check_cache(&cache, &exp, 2, 4).assert_complete(300, true, true);
 }

@@ -90,7 +90,7 @@ fn sidecar_texts(path: &Path) -> Vec<(String, String, String)> {
 /// Ids of the photos with a text (in `locale`, if given) holding every word of `query`.
 fn expected_hits(
     cache: &Path,
-    exp: &flickrfs::emulator::Expected,
+    exp: &flickr_emulator::Expected,
     query: &str,
     locale: Option<&str>,
 ) -> BTreeSet<String> {
@@ -215,7 +215,7 @@ fn status_of_a_partial_mirror_and_during_a_running_mirror() {
     assert_eq!(s["api_calls_last_hour"], emu.stats().total_calls);
 
     // While a mirror runs (slowed down), status reads the WAL index beside it.
-    emu.set_faults(flickrfs::emulator::Faults {
+    emu.set_faults(flickr_emulator::Faults {
         latency_ms: 20,
         ..Default::default()
     });
@@ -236,7 +236,7 @@ fn status_of_a_partial_mirror_and_during_a_running_mirror() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(seen > 60, "status never saw the running mirror progress");
-    emu.set_faults(flickrfs::emulator::Faults::default());
+    emu.set_faults(flickr_emulator::Faults::default());
     assert!(child.wait().unwrap().success());
     let v = json_of(&cache, &["status", "--json"]);
     assert_eq!(v[0]["images_cached"], 1200);
@@ -469,6 +469,6 @@ fn mount_search_directory_lists_links_that_resolve() {
         "{listed:?}"
     );
     let err = std::fs::create_dir(search_root.join("x/y")).unwrap_err();
-    assert!(err.raw_os_error().is_some());
+    assert_eq!(err.raw_os_error(), Some(libc::EROFS), "{err}");
     assert!(m.stop().success());
 }

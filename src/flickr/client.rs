@@ -5,7 +5,10 @@
 
 use super::error::FlickrError;
 use super::ratelimit::RateLimiter;
-use super::types::{self, Comment, FlickrPhotoSize, FlickrUser, PhotoInfo, PhotoPage};
+use super::types::{self, FlickrUser, PhotoInfo, PhotoPage};
+use crate::config;
+use crate::photo::{Comment, Size};
+use crate::retry::Backoff;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,8 +44,7 @@ pub struct ClientOptions {
     pub rate_limit_per_hour: u32,
     pub burst: u32,
     pub max_retries: u32,
-    pub base_backoff: Duration,
-    pub max_backoff: Duration,
+    pub backoff: Backoff,
     pub timeout: Duration,
 }
 
@@ -53,12 +55,11 @@ impl Default for ClientOptions {
                 .ok()
                 .filter(|u| !u.is_empty())
                 .unwrap_or_else(|| DEFAULT_API_URL.to_string()),
-            rate_limit_per_hour: 3600,
-            burst: 60,
-            max_retries: 6,
-            base_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(60),
-            timeout: Duration::from_secs(60),
+            rate_limit_per_hour: config::DEFAULT_RATE_LIMIT,
+            burst: config::RATE_BURST,
+            max_retries: config::API_RETRIES,
+            backoff: config::API_BACKOFF,
+            timeout: config::API_TIMEOUT,
         }
     }
 }
@@ -72,7 +73,6 @@ struct Inner {
     limiter: RateLimiter,
     counts: Mutex<BTreeMap<String, u64>>,
     total: AtomicU64,
-    seed: AtomicU64,
 }
 
 /// The Flickr REST client. Cheap to clone.
@@ -135,11 +135,6 @@ impl FlickrApi {
     }
 
     fn build(key: &str, secret: &str, opts: ClientOptions, http: reqwest::Client) -> FlickrApi {
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1)
-            | 1;
         FlickrApi {
             inner: Arc::new(Inner {
                 key: key.trim().to_string(),
@@ -149,7 +144,6 @@ impl FlickrApi {
                 http,
                 counts: Mutex::new(BTreeMap::new()),
                 total: AtomicU64::new(0),
-                seed: AtomicU64::new(seed),
             }),
         }
     }
@@ -208,11 +202,32 @@ impl FlickrApi {
         per_page: u32,
         extras: &[&str],
     ) -> Result<PhotoPage, FlickrError> {
+        self.get_photos_uploaded(user_id, page, per_page, extras, None, None)
+            .await
+    }
+
+    /// `flickr.people.getPhotos` restricted to photos uploaded between `min_upload_date` and
+    /// `max_upload_date` (unix seconds, both inclusive, as Flickr documents them).
+    pub async fn get_photos_uploaded(
+        &self,
+        user_id: &str,
+        page: u32,
+        per_page: u32,
+        extras: &[&str],
+        min_upload_date: Option<i64>,
+        max_upload_date: Option<i64>,
+    ) -> Result<PhotoPage, FlickrError> {
         let mut params = vec![
             ("user_id", user_id.to_string()),
             ("page", page.max(1).to_string()),
             ("per_page", per_page.clamp(1, 500).to_string()),
         ];
+        if let Some(d) = min_upload_date {
+            params.push(("min_upload_date", d.to_string()));
+        }
+        if let Some(d) = max_upload_date {
+            params.push(("max_upload_date", d.to_string()));
+        }
         if !extras.is_empty() {
             params.push(("extras", extras.join(",")));
         }
@@ -220,10 +235,7 @@ impl FlickrApi {
         PhotoPage::from_json(&v)
     }
 
-    pub async fn get_photo_sizes(
-        &self,
-        photo_id: &str,
-    ) -> Result<Vec<FlickrPhotoSize>, FlickrError> {
+    pub async fn get_photo_sizes(&self, photo_id: &str) -> Result<Vec<Size>, FlickrError> {
         let v = self
             .call(
                 "flickr.photos.getSizes",
@@ -251,18 +263,6 @@ impl FlickrApi {
             )
             .await?;
         types::comments_from_json(&v)
-    }
-
-    fn jitter(&self, max: Duration) -> Duration {
-        // xorshift64*: full jitter without a PRNG crate.
-        let mut x = self.inner.seed.load(Ordering::Relaxed);
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.inner.seed.store(x, Ordering::Relaxed);
-        let r = x.wrapping_mul(0x2545F4914F6CDD1D);
-        let ms = max.as_millis() as u64;
-        Duration::from_millis(if ms == 0 { 0 } else { r % (ms + 1) })
     }
 
     /// One REST call with retries. `params` must not contain the key.
@@ -293,13 +293,7 @@ impl FlickrApi {
             if attempt >= opts.max_retries {
                 return Err(err);
             }
-            let wait = after.unwrap_or_else(|| {
-                let cap = opts
-                    .base_backoff
-                    .saturating_mul(1 << attempt.min(20))
-                    .min(opts.max_backoff);
-                self.jitter(cap)
-            });
+            let wait = after.unwrap_or_else(|| opts.backoff.delay(attempt));
             tracing::debug!(
                 "Flickr call {method} failed ({err}); retry {} in {:?}",
                 attempt + 1,
@@ -352,10 +346,10 @@ impl FlickrApi {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
-                // Honoured even above max_backoff (the server knows best), within reason.
+                // Honoured even above the back-off cap (the server knows best), within reason.
                 .map(|s| Duration::from_secs(s.min(3600)));
             return Attempt::Retry {
-                after: Some(after.unwrap_or(self.inner.opts.base_backoff)),
+                after: Some(after.unwrap_or(self.inner.opts.backoff.base)),
                 err: FlickrError::Http { status },
             };
         }

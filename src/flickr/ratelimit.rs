@@ -3,7 +3,9 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+// tokio's clock (the system clock unless a test pauses it), so waits can be tested exactly.
+use tokio::time::Instant;
 
 pub struct RateLimiter {
     per_hour: u32,
@@ -109,16 +111,23 @@ mod tests {
         assert_eq!(r.calls_left_this_hour(), 3597);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn acquire_waits_for_a_token() {
         let r = RateLimiter::new(36_000, 1); // 10 per second
         r.acquire().await;
         let t = Instant::now();
         r.acquire().await;
+        let waited = t.elapsed();
         assert!(
-            t.elapsed() >= Duration::from_millis(80),
-            "{:?}",
-            t.elapsed()
+            (Duration::from_millis(100)..Duration::from_millis(102)).contains(&waited),
+            "{waited:?}"
         );
+        assert_eq!(r.calls_last_hour(), 2);
+        // An hour later the calls are forgotten and the burst is back.
+        tokio::time::advance(Duration::from_secs(3601)).await;
+        assert_eq!(r.calls_last_hour(), 0);
+        let t = Instant::now();
+        r.acquire().await;
+        assert_eq!(t.elapsed(), Duration::ZERO);
     }
 }

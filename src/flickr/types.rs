@@ -3,8 +3,8 @@
 //! comments), a missing `photo` list (an empty page). Text has its HTML entities decoded.
 
 use super::error::FlickrError;
-use super::html::decode_entities;
-use crate::label::Label;
+use super::html::{decode_entities, plain_text};
+use crate::photo::{best_size, image_ext, Comment, Photo, Size};
 use serde_json::Value;
 
 /// The resolved owner of a photostream.
@@ -32,27 +32,6 @@ impl FlickrUser {
     }
 }
 
-/// One size of a photo.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct FlickrPhotoSize {
-    pub label: String,
-    pub width: u32,
-    pub height: u32,
-    /// The static file URL (`source` in getSizes, `url_*` in listings).
-    pub url: String,
-    pub media: String,
-}
-
-/// The highest resolution size; when any size is a video, the best video wins.
-pub fn best_size(sizes: &[FlickrPhotoSize]) -> Option<&FlickrPhotoSize> {
-    let videos = sizes.iter().any(|s| s.media == "video");
-    sizes
-        .iter()
-        .filter(|s| !videos || s.media == "video")
-        .filter(|s| !s.url.is_empty())
-        .max_by_key(|s| (s.width as u64 * s.height as u64, s.width))
-}
-
 /// Listing suffixes, best first, with getSizes' labels.
 pub const URL_SUFFIXES: &[(&str, &str)] = &[
     ("o", "Original"),
@@ -67,70 +46,49 @@ pub const URL_SUFFIXES: &[(&str, &str)] = &[
     ("z", "Medium 640"),
 ];
 
-/// A photo as `flickr.people.getPhotos` lists it with our extras.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ListedPhoto {
-    pub id: String,
-    pub secret: String,
-    pub server: String,
-    pub title: String,
-    pub description: String,
-    pub date_upload: i64,
-    pub last_update: i64,
-    pub media: String,
-    pub original_format: Option<String>,
-    pub o_width: Option<u32>,
-    pub o_height: Option<u32>,
-    pub count_comments: u32,
-    pub sizes: Vec<FlickrPhotoSize>,
-}
-
-impl ListedPhoto {
-    pub fn from_json(p: &Value) -> Option<ListedPhoto> {
-        let id = text(&p["id"]).filter(|s| !s.is_empty())?;
-        let media = text(&p["media"])
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "photo".into());
-        let sizes = URL_SUFFIXES
-            .iter()
-            .filter_map(|(suffix, label)| {
-                let url = text(&p[format!("url_{suffix}")]).filter(|u| !u.is_empty())?;
-                Some(FlickrPhotoSize {
-                    label: label.to_string(),
-                    width: num(&p[format!("width_{suffix}")]).unwrap_or(0).max(0) as u32,
-                    height: num(&p[format!("height_{suffix}")]).unwrap_or(0).max(0) as u32,
-                    url,
-                    media: "photo".into(),
-                })
+/// A photo as `flickr.people.getPhotos` lists it with our extras: the listing's facts, its
+/// best size (from the `url_*` extras) and nothing cached yet.
+pub fn listed_photo(p: &Value) -> Option<Photo> {
+    let id = text(&p["id"]).filter(|s| !s.is_empty())?;
+    let media = text(&p["media"])
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "photo".into());
+    let sizes: Vec<Size> = URL_SUFFIXES
+        .iter()
+        .filter_map(|(suffix, label)| {
+            let url = text(&p[format!("url_{suffix}")]).filter(|u| !u.is_empty())?;
+            Some(Size {
+                label: label.to_string(),
+                width: num(&p[format!("width_{suffix}")]).unwrap_or(0).max(0) as u32,
+                height: num(&p[format!("height_{suffix}")]).unwrap_or(0).max(0) as u32,
+                url,
+                media: "photo".into(),
             })
-            .collect();
-        Some(ListedPhoto {
-            id,
-            secret: text(&p["secret"]).unwrap_or_default(),
-            server: text(&p["server"]).unwrap_or_default(),
-            title: decode_entities(&text(&p["title"]).unwrap_or_default()),
-            description: decode_entities(&text(&p["description"]).unwrap_or_default()),
-            date_upload: num(&p["dateupload"]).unwrap_or(0),
-            last_update: num(&p["lastupdate"]).unwrap_or(0),
-            media,
-            original_format: text(&p["originalformat"]).filter(|s| !s.is_empty()),
-            o_width: num(&p["o_width"]).map(|v| v.max(0) as u32),
-            o_height: num(&p["o_height"]).map(|v| v.max(0) as u32),
-            count_comments: num(&p["count_comments"]).unwrap_or(0).max(0) as u32,
-            sizes,
         })
-    }
-
-    /// The best size the listing names (videos need getSizes for their file).
-    pub fn best_size(&self) -> Option<&FlickrPhotoSize> {
-        best_size(&self.sizes)
-    }
+        .collect();
+    let best = best_size(&sizes).cloned();
+    let original_format = text(&p["originalformat"]).filter(|s| !s.is_empty());
+    let ext = image_ext(&media, best.as_ref(), original_format.as_deref());
+    Some(Photo {
+        secret: text(&p["secret"]).unwrap_or_default(),
+        server: text(&p["server"]).unwrap_or_default(),
+        title: decode_entities(&text(&p["title"]).unwrap_or_default()),
+        description: decode_entities(&text(&p["description"]).unwrap_or_default()),
+        date_upload: num(&p["dateupload"]).unwrap_or(0),
+        last_update: num(&p["lastupdate"]).unwrap_or(0),
+        media,
+        original_format,
+        count_comments: num(&p["count_comments"]).unwrap_or(0).max(0) as u32,
+        best,
+        ext,
+        ..Photo::listed(id)
+    })
 }
 
 /// One page of a listing.
 #[derive(Clone, Debug)]
 pub struct PhotoPage {
-    pub photos: Vec<ListedPhoto>,
+    pub photos: Vec<Photo>,
     pub page: u32,
     pub page_count: u32,
     pub per_page: u32,
@@ -144,7 +102,7 @@ impl PhotoPage {
             .ok_or_else(|| FlickrError::InvalidResponse("no photos in the listing".into()))?;
         let photos = p["photo"]
             .as_array()
-            .map(|a| a.iter().filter_map(ListedPhoto::from_json).collect())
+            .map(|a| a.iter().filter_map(listed_photo).collect())
             .unwrap_or_default();
         Ok(PhotoPage {
             photos,
@@ -159,13 +117,13 @@ impl PhotoPage {
     }
 
     /// The classic triple: (photos, page count, photo count).
-    pub fn into_parts(self) -> (Vec<ListedPhoto>, u32, u64) {
+    pub fn into_parts(self) -> (Vec<Photo>, u32, u64) {
         (self.photos, self.page_count, self.photo_count)
     }
 }
 
 /// `flickr.photos.getSizes`.
-pub fn sizes_from_json(v: &Value) -> Result<Vec<FlickrPhotoSize>, FlickrError> {
+pub fn sizes_from_json(v: &Value) -> Result<Vec<Size>, FlickrError> {
     let s = v
         .get("sizes")
         .ok_or_else(|| FlickrError::InvalidResponse("no sizes in the answer".into()))?;
@@ -174,7 +132,7 @@ pub fn sizes_from_json(v: &Value) -> Result<Vec<FlickrPhotoSize>, FlickrError> {
         .map(|a| {
             a.iter()
                 .filter_map(|z| {
-                    Some(FlickrPhotoSize {
+                    Some(Size {
                         label: text(&z["label"]).unwrap_or_default(),
                         width: num(&z["width"]).unwrap_or(0).max(0) as u32,
                         height: num(&z["height"]).unwrap_or(0).max(0) as u32,
@@ -231,16 +189,6 @@ impl PhotoInfo {
     }
 }
 
-/// One comment.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Comment {
-    pub id: String,
-    pub author: String,
-    pub author_name: String,
-    pub date_create: i64,
-    pub content: String,
-}
-
 /// `flickr.photos.comments.getList`; no `comment` key means no comments.
 pub fn comments_from_json(v: &Value) -> Result<Vec<Comment>, FlickrError> {
     let c = v
@@ -250,40 +198,21 @@ pub fn comments_from_json(v: &Value) -> Result<Vec<Comment>, FlickrError> {
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|x| Comment {
-                    id: text(&x["id"]).unwrap_or_default(),
-                    author: text(&x["author"]).unwrap_or_default(),
-                    author_name: text(&x["authorname"]).unwrap_or_default(),
-                    date_create: num(&x["datecreate"]).unwrap_or(0),
-                    content: decode_entities(&text(&x["_content"]).unwrap_or_default()),
+                .map(|x| {
+                    let html = text(&x["_content"]).unwrap_or_default();
+                    Comment {
+                        id: text(&x["id"]).unwrap_or_default(),
+                        author: text(&x["author"]).unwrap_or_default(),
+                        author_name: decode_entities(&text(&x["authorname"]).unwrap_or_default()),
+                        date_create: num(&x["datecreate"]).unwrap_or(0),
+                        content: plain_text(&html),
+                        permalink: text(&x["permalink"]).unwrap_or_default(),
+                        html,
+                    }
                 })
                 .collect()
         })
         .unwrap_or_default())
-}
-
-/// A photo with its texts labelled by language.
-#[derive(Clone, Debug)]
-pub struct FlickrPhoto {
-    pub id: String,
-    pub title: Label,
-    pub sizes: Vec<FlickrPhotoSize>,
-    pub best_size: Option<FlickrPhotoSize>,
-    pub description: Label,
-    pub comments: Vec<Label>,
-}
-
-impl FlickrPhoto {
-    pub fn from_listed(p: &ListedPhoto, comments: &[Comment]) -> FlickrPhoto {
-        FlickrPhoto {
-            id: p.id.clone(),
-            title: Label::detect(&p.title),
-            sizes: p.sizes.clone(),
-            best_size: p.best_size().cloned(),
-            description: Label::detect(&p.description),
-            comments: comments.iter().map(|c| Label::detect(&c.content)).collect(),
-        }
-    }
 }
 
 /// A number that may arrive as a JSON number or a string (or `{"_content": ...}`).
@@ -340,11 +269,12 @@ mod tests {
             (a.date_upload, a.last_update, a.count_comments),
             (1262304000, 1262304100, 2)
         );
-        assert_eq!(a.best_size().unwrap().label, "Original");
-        assert_eq!(a.best_size().unwrap().width, 4000);
+        assert_eq!(a.best.as_ref().unwrap().label, "Original");
+        assert_eq!(a.best.as_ref().unwrap().width, 4000);
+        assert_eq!(a.ext, "png");
         let b = &p.photos[1];
         assert_eq!(
-            (b.media.as_str(), b.count_comments, b.best_size()),
+            (b.media.as_str(), b.count_comments, b.best.as_ref()),
             ("photo", 0, None)
         );
         let empty =

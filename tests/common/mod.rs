@@ -2,7 +2,7 @@
 //! against the emulator's `/_expected`.
 #![allow(dead_code)]
 
-use flickrfs::emulator::{Emulator, EmulatorConfig, Expected, Faults, Stats};
+use flickr_emulator::{Emulator, EmulatorConfig, Expected, Faults, Stats};
 use md5::{Digest, Md5};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -62,6 +62,51 @@ impl Emu {
     pub fn calls(&self, method: &str) -> u64 {
         self.stats().calls.get(method).copied().unwrap_or(0)
     }
+
+    /// GET of a control endpoint (`"/_delete?user=manhhai&n=3&where=middle"`), its JSON.
+    pub fn control(&self, path_and_query: &str) -> serde_json::Value {
+        let url = format!("{}{path_and_query}", self.e().base_url());
+        self.rt.block_on(async {
+            let r = reqwest::get(&url).await.expect("control endpoint answers");
+            assert!(r.status().is_success(), "{url}: {}", r.status());
+            serde_json::from_slice(&r.bytes().await.unwrap()).expect("JSON")
+        })
+    }
+
+    /// Deletes `n` photos of `user` at `place` (head, middle, tail, random); their ids.
+    pub fn delete(&self, user: &str, n: usize, place: &str) -> Vec<String> {
+        ids_of(&self.control(&format!("/_delete?user={user}&n={n}&where={place}"))["deleted"])
+    }
+
+    /// Makes `n` photos of `user` public late (middle of the stream); their ids.
+    pub fn insert(&self, user: &str, n: usize) -> Vec<String> {
+        ids_of(&self.control(&format!("/_insert?user={user}&n={n}"))["inserted"])
+    }
+
+    /// Edits `n` photos of `user` (texts and/or a new comment, lastupdate forward); their ids.
+    pub fn edit(&self, user: &str, n: usize) -> Vec<String> {
+        ids_of(&self.control(&format!("/_edit?user={user}&n={n}"))["edited"])
+    }
+
+    /// Replaces the images of `n` photos of `user` (new secret and bytes); their ids.
+    pub fn replace(&self, user: &str, n: usize) -> Vec<String> {
+        ids_of(&self.control(&format!("/_replace?user={user}&n={n}"))["replaced"])
+    }
+
+    /// Makes that fraction of `user`'s photos private (short pages).
+    pub fn set_private(&self, user: &str, rate: f64) {
+        self.control(&format!("/_private?user={user}&rate={rate}"));
+    }
+}
+
+fn ids_of(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl Drop for Emu {
@@ -252,7 +297,7 @@ pub fn check_cache(cache: &Path, exp: &Expected, level: i32, depth: usize) -> Ca
 
 fn check_sidecar(
     bytes: &[u8],
-    p: &flickrfs::emulator::ExpectedPhoto,
+    p: &flickr_emulator::ExpectedPhoto,
     level: i32,
 ) -> Result<(), String> {
     let v: serde_json::Value =
@@ -346,7 +391,10 @@ pub struct Mount {
 
 impl Mount {
     pub fn start(emu: &Emu, cache: &Path, mnt: &Path, user: &str, extra: &[&str]) -> Mount {
-        std::fs::create_dir_all(mnt).unwrap();
+        // A stale mountpoint (a killed mount) cannot be stat'ed, so mkdir says it exists.
+        if let Err(e) = std::fs::create_dir_all(mnt) {
+            assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists, "{e}");
+        }
         let log = cache.with_extension("mount.log");
         let logf = std::fs::File::create(&log).unwrap();
         let ready = cache.with_extension("ready");

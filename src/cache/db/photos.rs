@@ -1,0 +1,440 @@
+//! Photo queries: listed photos in, cache state updated, rows out as [`Photo`].
+//!
+//! Photos are identified by id and ordered by upload date (the `rank` column of version 1 is
+//! no longer used). A photo the last sweep did not see carries `deleted_at`: it stays (an
+//! archive outlives its source) but is never pending again.
+
+use super::{now, search, Index};
+use crate::photo::{Comment, Photo, Size};
+use rusqlite::{params, OptionalExtension};
+
+/// What [`Index::upsert_listed`] found: the (id, upload date) of the new photos, and the (id,
+/// old extension) of the photos replaced on Flickr, whose cached files are stale.
+pub type Upserted = (Vec<(String, i64)>, Vec<(String, String)>);
+
+impl Index {
+    /// Inserts or refreshes listed photos, in one transaction, stamping them as seen by listing
+    /// pass `gen` (and in the stream: a photo that comes back is no longer deleted). A photo
+    /// whose `lastupdate` changed gets its info redone; a photo whose best URL changed gets its
+    /// image redone. Returns the (id, upload date) of the photos that were new, and the (id,
+    /// old extension) of every photo whose image was replaced on Flickr: its cached file is
+    /// stale. The transaction is IMMEDIATE: it reads before it writes, and a deferred one gets
+    /// SQLITE_BUSY at once, without waiting, when another process (a mount beside a mirror)
+    /// wrote in between.
+    pub fn upsert_listed(&self, photos: &[&Photo], gen: i64) -> rusqlite::Result<Upserted> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut new = Vec::new();
+        let mut replaced = Vec::new();
+        {
+            let mut find = tx.prepare_cached("SELECT last_update, best_url, secret, ext, image_cached, rowid FROM photos WHERE id = ?1",
+            )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO photos (id, rank, secret, server, title, description, date_upload,
+                    last_update, media, original_format, count_comments, best_url, best_label,
+                    best_width, best_height, ext, pending, seen_gen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 1,
+                    ?17)",
+            )?;
+            let mut update = tx.prepare_cached(
+                "UPDATE photos SET rank = ?2, secret = ?3, server = ?4, title = ?5,
+                    description = ?6, date_upload = ?7, last_update = ?8, media = ?9,
+                    original_format = ?10, count_comments = ?11,
+                    best_url = CASE WHEN ?19 THEN best_url ELSE ?12 END,
+                    best_label = CASE WHEN ?19 THEN best_label ELSE ?13 END,
+                    best_width = CASE WHEN ?19 THEN best_width ELSE ?14 END,
+                    best_height = CASE WHEN ?19 THEN best_height ELSE ?15 END,
+                    ext = CASE WHEN ?19 THEN ext ELSE ?16 END,
+                    image_cached = CASE WHEN ?17 THEN 0 ELSE image_cached END,
+                    image_size = CASE WHEN ?17 THEN NULL ELSE image_size END,
+                    info_level = CASE WHEN ?18 THEN -1 ELSE info_level END,
+                    pending = CASE WHEN ?17 OR ?18 OR deleted_at IS NOT NULL THEN 1 ELSE pending END,
+                    deleted_at = NULL,
+                    seen_gen = MAX(seen_gen, ?20)
+                 WHERE id = ?1",
+            )?;
+            for p in photos {
+                let best = p.best.as_ref();
+                let ext = &p.ext;
+                #[allow(clippy::type_complexity)]
+                let old: Option<(i64, Option<String>, String, String, bool, i64)> = find
+                    .query_row([&p.id], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                        ))
+                    })
+                    .optional()?;
+                let values = params![
+                    p.id,
+                    0i64,
+                    p.secret,
+                    p.server,
+                    p.title,
+                    p.description,
+                    p.date_upload,
+                    p.last_update,
+                    p.media,
+                    p.original_format,
+                    p.count_comments,
+                    best.map(|b| b.url.clone()),
+                    best.map(|b| b.label.clone()),
+                    best.map(|b| b.width),
+                    best.map(|b| b.height),
+                    ext,
+                ];
+                match old {
+                    None => {
+                        let mut all: Vec<&dyn rusqlite::ToSql> = values.to_vec();
+                        all.push(&gen);
+                        insert.execute(all.as_slice())?;
+                        search::reindex_photo(&tx, tx.last_insert_rowid())?;
+                        new.push((p.id.clone(), p.date_upload));
+                    }
+                    Some((old_update, old_url, old_secret, old_ext, cached, rowid)) => {
+                        // The best size of a video, or of a photo whose listing named no
+                        // URL, came from getSizes: a listing cannot improve on it, and only a
+                        // new secret (a replaced photo) makes it stale.
+                        let keep_best = old_url.is_some() && (best.is_none() || p.media == "video");
+                        let url_changed = if keep_best {
+                            old_secret != p.secret
+                        } else {
+                            best.is_some() && old_url.as_deref() != best.map(|b| b.url.as_str())
+                        };
+                        let keep_best = keep_best && !url_changed;
+                        if url_changed && cached {
+                            replaced.push((p.id.clone(), old_ext));
+                        }
+                        let info_changed = old_update != p.last_update;
+                        let mut all: Vec<&dyn rusqlite::ToSql> = values.to_vec();
+                        all.push(&url_changed);
+                        all.push(&info_changed);
+                        all.push(&keep_best);
+                        all.push(&gen);
+                        update.execute(all.as_slice())?;
+                        if info_changed {
+                            search::reindex_photo(&tx, rowid)?;
+                        }
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok((new, replaced))
+    }
+
+    /// Pending photos in processing order (`newest_first` = LIFO) uploaded between `from` and
+    /// `to` (inclusive), at most `limit`. Deleted photos are never pending.
+    pub fn pending(
+        &self,
+        newest_first: bool,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<Photo>> {
+        let conn = self.conn();
+        let dir = if newest_first { "DESC" } else { "ASC" };
+        let sql = format!(
+            "SELECT {COLS} FROM photos
+             WHERE pending = 1 AND deleted_at IS NULL AND date_upload BETWEEN ?1 AND ?2
+             ORDER BY date_upload {dir}, id {dir} LIMIT ?3"
+        );
+        let mut st = conn.prepare_cached(&sql)?;
+        let rows = st.query_map(params![from, to, limit as i64], row_to_photo)?;
+        rows.collect()
+    }
+
+    /// Every photo deleted from the stream.
+    pub fn deleted_photos(&self) -> rusqlite::Result<Vec<Photo>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(&format!(
+            "SELECT {COLS} FROM photos WHERE deleted_at IS NOT NULL"
+        ))?;
+        let rows = st.query_map([], row_to_photo)?;
+        rows.collect()
+    }
+
+    /// Forgets a photo (its texts leave the search index too).
+    pub fn remove_photo(&self, id: &str) -> rusqlite::Result<()> {
+        let mut conn = self.conn();
+        // IMMEDIATE: it reads before it writes (see `upsert_listed`).
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let rowid: Option<i64> = tx
+            .query_row("SELECT rowid FROM photos WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        tx.execute("DELETE FROM photos WHERE id = ?1", [id])?;
+        if let Some(r) = rowid {
+            search::reindex_photo(&tx, r)?;
+        }
+        tx.commit()
+    }
+
+    /// Upload date of the newest photo still in the stream.
+    pub fn newest_live_date(&self) -> rusqlite::Result<Option<i64>> {
+        self.conn().query_row(
+            "SELECT MAX(date_upload) FROM photos WHERE deleted_at IS NULL",
+            [],
+            |r| r.get(0),
+        )
+    }
+
+    /// Marks deleted (at `now`) every photo still thought live that listing pass `gen`, a
+    /// complete sweep, did not see. Passes stamp `MAX(seen_gen, gen)`, so a photo seen by a
+    /// pass of another process that started later (a mount beside a mirror) counts as seen. Returns the photos newly marked.
+    pub fn mark_unseen_deleted(&self, gen: i64, now: i64) -> rusqlite::Result<Vec<Photo>> {
+        let mut conn = self.conn();
+        // IMMEDIATE: it reads before it writes (see `upsert_listed`). This one runs at the end
+        // of a sweep, when a mount beside the mirror is most likely to have written.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let gone: Vec<Photo> = {
+            let mut st = tx.prepare(&format!(
+                "SELECT {COLS} FROM photos WHERE deleted_at IS NULL AND seen_gen < ?1"
+            ))?;
+            let rows = st.query_map([gen], row_to_photo)?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        tx.execute(
+            "UPDATE photos SET deleted_at = ?2, pending = 0
+             WHERE deleted_at IS NULL AND seen_gen < ?1",
+            params![gen, now],
+        )?;
+        tx.commit()?;
+        Ok(gone
+            .into_iter()
+            .map(|p| Photo {
+                deleted_at: Some(now),
+                ..p
+            })
+            .collect())
+    }
+
+    /// The photo, if it is still pending (a worker may have finished it since it was listed
+    /// as pending).
+    pub fn pending_photo(&self, id: &str) -> rusqlite::Result<Option<Photo>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT {COLS} FROM photos WHERE id = ?1 AND pending = 1"
+        ))?;
+        st.query_row([id], row_to_photo).optional()
+    }
+
+    pub fn photo(&self, id: &str) -> rusqlite::Result<Option<Photo>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(&format!("SELECT {COLS} FROM photos WHERE id = ?1"))?;
+        st.query_row([id], row_to_photo).optional()
+    }
+
+    /// (rowid, id) of every photo indexed after `rowid` (rowids only grow: photos are never
+    /// deleted), for the mount's in-memory tree.
+    pub fn rows_since(&self, rowid: i64) -> rusqlite::Result<Vec<(i64, String)>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached("SELECT rowid, id FROM photos WHERE rowid > ?1")?;
+        let rows = st.query_map([rowid], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    }
+
+    pub fn photo_by_rowid(&self, rowid: i64) -> rusqlite::Result<Option<Photo>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(&format!("SELECT {COLS} FROM photos WHERE rowid = ?1"))?;
+        st.query_row([rowid], row_to_photo).optional()
+    }
+
+    /// Image extensions of the given photos (for directory listings).
+    pub fn exts_by_rowid(
+        &self,
+        rowids: &[i64],
+    ) -> rusqlite::Result<std::collections::HashMap<i64, String>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached("SELECT ext FROM photos WHERE rowid = ?1")?;
+        let mut out = std::collections::HashMap::with_capacity(rowids.len());
+        for &r in rowids {
+            if let Some(ext) = st
+                .query_row([r], |row| row.get::<_, String>(0))
+                .optional()?
+            {
+                out.insert(r, ext);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The image file of a photo, without the rest of the row: (id, extension, cached).
+    pub fn image_file(&self, rowid: i64) -> rusqlite::Result<Option<(String, String, bool)>> {
+        let conn = self.conn();
+        let mut st =
+            conn.prepare_cached("SELECT id, ext, image_cached FROM photos WHERE rowid = ?1")?;
+        st.query_row([rowid], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
+        })
+        .optional()
+    }
+
+    /// What `stat` of an image needs, without the rest of the row: (known byte size, upload
+    /// date).
+    pub fn image_stat(&self, rowid: i64) -> rusqlite::Result<Option<(Option<u64>, i64)>> {
+        let conn = self.conn();
+        let mut st =
+            conn.prepare_cached("SELECT image_size, date_upload FROM photos WHERE rowid = ?1")?;
+        st.query_row([rowid], |r| {
+            Ok((
+                r.get::<_, Option<i64>>(0)?.map(|v| v.max(0) as u64),
+                r.get::<_, i64>(1)?,
+            ))
+        })
+        .optional()
+    }
+
+    /// Up to `limit` photos with a rowid above `after`, by rowid, with their rowids: a whole
+    /// index is scanned in batches, never loaded at once.
+    pub fn photos_after(&self, after: i64, limit: usize) -> rusqlite::Result<Vec<(i64, Photo)>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT rowid, {COLS} FROM photos WHERE rowid > ?1 ORDER BY rowid LIMIT ?2"
+        ))?;
+        let rows = st.query_map(params![after, limit as i64], |r| {
+            Ok((r.get(0)?, row_to_photo_at(r, 1)?))
+        })?;
+        rows.collect()
+    }
+
+    pub fn set_best(&self, id: &str, best: &Size, ext: &str) -> rusqlite::Result<()> {
+        self.conn().execute(
+            "UPDATE photos SET best_url = ?2, best_label = ?3, best_width = ?4, best_height = ?5,
+                ext = ?6 WHERE id = ?1",
+            params![id, best.url, best.label, best.width, best.height, ext],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_image_size(&self, id: &str, size: u64) -> rusqlite::Result<()> {
+        self.conn().execute(
+            "UPDATE photos SET image_size = ?2 WHERE id = ?1",
+            params![id, size as i64],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_image_cached(&self, id: &str, size: u64) -> rusqlite::Result<()> {
+        self.conn().execute(
+            "UPDATE photos SET image_cached = 1, image_size = ?2, error = NULL WHERE id = ?1",
+            params![id, size as i64],
+        )?;
+        Ok(())
+    }
+
+    /// The cached image is gone or bad: fetch it again.
+    pub fn set_image_missing(&self, id: &str) -> rusqlite::Result<()> {
+        self.conn().execute(
+            "UPDATE photos SET image_cached = 0, pending = 1 WHERE id = ?1",
+            [id],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_comments(&self, id: &str, comments: &[Comment]) -> rusqlite::Result<()> {
+        let json = serde_json::to_string(comments).unwrap_or_else(|_| "[]".into());
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE photos SET comments_json = ?2 WHERE id = ?1",
+            params![id, json],
+        )?;
+        let rowid: Option<i64> = tx
+            .query_row("SELECT rowid FROM photos WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        if let Some(rowid) = rowid {
+            search::reindex_photo(&tx, rowid)?;
+        }
+        tx.commit()
+    }
+
+    pub fn set_info_cached(&self, id: &str, level: i32, last_update: i64) -> rusqlite::Result<()> {
+        self.conn().execute(
+            "UPDATE photos SET info_level = ?2, info_last_update = ?3 WHERE id = ?1",
+            params![id, level, last_update],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a photo's work finished for this run (with an error, or none).
+    pub fn finish(&self, id: &str, error: Option<&str>) -> rusqlite::Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE photos SET pending = 0, error = ?2 WHERE id = ?1",
+            params![id, error],
+        )?;
+        if let Some(msg) = error {
+            conn.execute(
+                "INSERT INTO errors(at, photo_id, message) VALUES (?1, ?2, ?3)",
+                params![now(), id, msg],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Marks for (re)processing every photo whose state falls short of what this run wants.
+    pub fn mark_pending(
+        &self,
+        want_image: bool,
+        info_level: Option<i32>,
+    ) -> rusqlite::Result<usize> {
+        let level = info_level.unwrap_or(-1);
+        self.conn().execute(
+            "UPDATE photos SET pending = 1 WHERE pending = 0 AND deleted_at IS NULL AND (
+                error IS NOT NULL
+                OR (?1 AND image_cached = 0)
+                OR (?2 >= 0 AND (info_level < ?2 OR info_last_update IS NOT last_update)))",
+            params![want_image, level],
+        )
+    }
+}
+
+const COLS: &str = "id, rank, secret, server, title, description, date_upload, last_update, media,
+    original_format, count_comments, best_url, best_label, best_width, best_height, ext,
+    image_size, image_cached, info_level, info_last_update, comments_json, error, deleted_at";
+
+fn row_to_photo(r: &rusqlite::Row<'_>) -> rusqlite::Result<Photo> {
+    row_to_photo_at(r, 0)
+}
+
+/// A photo from the columns [`COLS`] starting at column `o`.
+fn row_to_photo_at(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<Photo> {
+    let comments: Option<String> = r.get(o + 20)?;
+    let best_url: Option<String> = r.get(o + 11)?;
+    let label: Option<String> = r.get(o + 12)?;
+    let ext: String = r.get(o + 15)?;
+    let width = r.get::<_, Option<i64>>(o + 13)?.unwrap_or(0).max(0) as u32;
+    let height = r.get::<_, Option<i64>>(o + 14)?.unwrap_or(0).max(0) as u32;
+    Ok(Photo {
+        id: r.get(o)?,
+        rank: r.get(o + 1)?,
+        secret: r.get(o + 2)?,
+        server: r.get(o + 3)?,
+        title: r.get(o + 4)?,
+        description: r.get(o + 5)?,
+        date_upload: r.get(o + 6)?,
+        last_update: r.get(o + 7)?,
+        media: r.get(o + 8)?,
+        original_format: r.get(o + 9)?,
+        count_comments: r.get::<_, i64>(o + 10)?.max(0) as u32,
+        best: best_url.map(|url| Size {
+            label: label.unwrap_or_default(),
+            width,
+            height,
+            media: if ext == "mp4" { "video" } else { "photo" }.into(),
+            url,
+        }),
+        ext,
+        image_size: r.get::<_, Option<i64>>(o + 16)?.map(|v| v.max(0) as u64),
+        image_cached: r.get::<_, i64>(o + 17)? != 0,
+        info_level: r.get(o + 18)?,
+        info_last_update: r.get(o + 19)?,
+        comments: comments.and_then(|s| serde_json::from_str(&s).ok()),
+        error: r.get(o + 21)?,
+        deleted_at: r.get(o + 22)?,
+    })
+}

@@ -1,0 +1,366 @@
+//! Full-text search over the mirrored texts: owns the FTS5 table `texts` inside the index,
+//! keeps it in step with the photos table, and turns a user's query into a safe FTS5 query.
+//!
+//! One FTS row per text (title, description, each comment), labelled with the locale the
+//! sidecar gives it, so `--locale vie` filters the very text that matched. The FTS rowid is
+//! `photo rowid << 10 | item` (item 0 title, 1 description, 2.. comments), so a photo's rows
+//! are replaced with a rowid-range delete. The tokenizer is `unicode61 remove_diacritics 2`
+//! (`Nhà rồng` matches `Nha rong`); `đ`, a letter of its own rather than `d` with a mark, is
+//! folded by hand before indexing and querying.
+
+use crate::lang::PhotoLocales;
+use crate::photo::Comment;
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// Bump to rebuild every existing index's text table at the next open.
+/// The table's version: its layout, and the language detector that labelled its texts (a new
+/// detector re-labels them at the next open).
+fn fts_version() -> String {
+    format!("1.{}", crate::lang::DETECTOR_VERSION)
+}
+const ITEM_BITS: u32 = 10;
+const MAX_ITEMS: i64 = 1 << ITEM_BITS;
+
+pub const SCHEMA: &str = "CREATE VIRTUAL TABLE IF NOT EXISTS texts USING fts5(
+    content, kind UNINDEXED, locale UNINDEXED,
+    tokenize = 'unicode61 remove_diacritics 2'
+);";
+
+/// Folds what the tokenizer does not: the Vietnamese `đ`/`Đ` to `d`/`D`.
+pub fn fold(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'đ' => 'd',
+            'Đ' => 'D',
+            c => c,
+        })
+        .collect()
+}
+
+/// (Re)indexes the texts of the photo with index rowid `rowid` (title, description and the
+/// cached comments), inside the caller's transaction.
+pub fn reindex_photo(conn: &Connection, rowid: i64) -> rusqlite::Result<()> {
+    let row: Option<(String, String, Option<String>)> = conn
+        .prepare_cached("SELECT title, description, comments_json FROM photos WHERE rowid = ?1")?
+        .query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let base = rowid << ITEM_BITS;
+    conn.prepare_cached("DELETE FROM texts WHERE rowid >= ?1 AND rowid < ?2")?
+        .execute([base, base + MAX_ITEMS])?;
+    let Some((title, description, comments)) = row else {
+        return Ok(());
+    };
+    let comments: Vec<Comment> = comments
+        .and_then(|c| serde_json::from_str(&c).ok())
+        .unwrap_or_default();
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO texts (rowid, content, kind, locale) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let texts: Vec<&str> = comments.iter().map(|c| c.content.as_str()).collect();
+    // The sidecar's labels, by the same call (so `--locale` finds what the sidecar says).
+    let locales = PhotoLocales::detect(&title, &description, &texts);
+    let items = [
+        ("title", title.as_str(), locales.title),
+        ("description", description.as_str(), locales.description),
+    ]
+    .into_iter()
+    .chain(
+        texts
+            .iter()
+            .zip(locales.comments)
+            .map(|(c, l)| ("comment", *c, l)),
+    );
+    for (i, (kind, text, locale)) in items.enumerate().take(MAX_ITEMS as usize) {
+        if text.trim().is_empty() {
+            continue;
+        }
+        insert.execute(params![
+            base + i as i64,
+            fold(text),
+            kind,
+            locale.to_string()
+        ])?;
+    }
+    Ok(())
+}
+
+/// Builds the text table of an index that predates it (or an older version of it).
+pub fn ensure_built(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(SCHEMA)?;
+    let version: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'fts_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if version.as_deref() == Some(fts_version().as_str()) {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // Another process may have rebuilt it while this one waited for the write lock.
+    let version: Option<String> = tx
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'fts_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if version.as_deref() == Some(fts_version().as_str()) {
+        return Ok(());
+    }
+    tx.execute("DELETE FROM texts", [])?;
+    let rowids: Vec<i64> = tx
+        .prepare("SELECT rowid FROM photos")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for r in rowids {
+        reindex_photo(&tx, r)?;
+    }
+    tx.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('fts_version', ?1)",
+        [fts_version()],
+    )?;
+    tx.commit()
+}
+
+/// Turns what a person typed into an FTS5 query that means "all these words": each word is
+/// quoted (FTS syntax such as `AND`, `(`, `"`, `NEAR` or `col:` is searched literally), a
+/// trailing `*` keeps its prefix meaning. A query without any word is an error.
+pub fn fts_query(query: &str) -> Result<String, String> {
+    let mut parts = Vec::new();
+    for word in query.split_whitespace() {
+        let (word, prefix) = match word.strip_suffix('*') {
+            Some(w) => (w, true),
+            None => (word, false),
+        };
+        let word = fold(word);
+        // Only letters and digits reach the index; a word without any matches nothing and
+        // would make FTS5 complain.
+        if !word.chars().any(char::is_alphanumeric) {
+            continue;
+        }
+        let quoted = format!("\"{}\"", word.replace('"', "\"\""));
+        parts.push(if prefix {
+            format!("{quoted} *")
+        } else {
+            quoted
+        });
+    }
+    if parts.is_empty() {
+        return Err(format!(
+            "nothing to search for in {query:?}: give at least one word"
+        ));
+    }
+    Ok(parts.join(" "))
+}
+
+/// A text of a photo that matched.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Match {
+    pub kind: String,
+    pub locale: String,
+}
+
+/// A photo that matched, best first.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Hit {
+    pub rowid: i64,
+    pub id: String,
+    pub title: String,
+    pub ext: String,
+    pub image_cached: bool,
+    pub info_cached: bool,
+    /// Deleted from Flickr (kept in the archive).
+    pub deleted: bool,
+    pub score: f64,
+    pub matches: Vec<Match>,
+}
+
+impl super::Index {
+    /// Searches the texts; `locale` keeps only texts of that language (ISO 639-3, or a locale
+    /// whose language it is). At most `limit` photos, best first.
+    pub fn search(
+        &self,
+        query: &str,
+        locale: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Hit>, String> {
+        search(&self.conn(), query, locale, limit)
+    }
+}
+
+/// [`Index::search`](super::Index::search) on a connection.
+fn search(
+    conn: &Connection,
+    query: &str,
+    locale: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Hit>, String> {
+    let fts = fts_query(query)?;
+    let run = || -> rusqlite::Result<Vec<Hit>> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT rowid >> 10, kind, locale, bm25(texts) FROM texts
+             WHERE texts MATCH ?1 AND (?2 IS NULL OR locale = ?2 OR locale LIKE ?2 || '-%')
+             ORDER BY bm25(texts)",
+        )?;
+        let mut order: Vec<i64> = Vec::new();
+        let mut by_photo: std::collections::HashMap<i64, (f64, Vec<Match>)> =
+            std::collections::HashMap::new();
+        let rows = stmt.query_map(params![fts, locale], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, f64>(3)?,
+            ))
+        })?;
+        for row in rows {
+            let (prow, kind, locale, score) = row?;
+            let e = by_photo.entry(prow).or_insert_with(|| {
+                order.push(prow);
+                (score, Vec::new())
+            });
+            // A title hit counts more than a comment hit: add up every matching text.
+            e.0 += if e.1.is_empty() { 0.0 } else { score };
+            e.1.push(Match { kind, locale });
+        }
+        order.sort_by(|a, b| by_photo[a].0.total_cmp(&by_photo[b].0));
+        let mut photo = conn.prepare_cached(
+            "SELECT id, title, ext, image_cached, info_level, deleted_at IS NOT NULL FROM photos
+             WHERE rowid = ?1",
+        )?;
+        let mut hits = Vec::new();
+        for prow in order.into_iter().take(limit) {
+            let (score, matches) = by_photo.remove(&prow).unwrap_or_default();
+            let found = photo
+                .query_row([prow], |r| {
+                    Ok(Hit {
+                        rowid: prow,
+                        id: r.get(0)?,
+                        title: r.get(1)?,
+                        ext: r.get(2)?,
+                        image_cached: r.get(3)?,
+                        info_cached: r.get::<_, i32>(4)? >= 0,
+                        deleted: r.get(5)?,
+                        score: -score,
+                        matches: matches.clone(),
+                    })
+                })
+                .optional()?;
+            hits.extend(found);
+        }
+        Ok(hits)
+    };
+    run().map_err(|e| format!("search failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE photos (id TEXT PRIMARY KEY, title TEXT, description TEXT,
+                comments_json TEXT, ext TEXT, image_cached INTEGER, info_level INTEGER,
+                deleted_at INTEGER);",
+        )
+        .unwrap();
+        c.execute_batch(SCHEMA).unwrap();
+        let photos = [
+            ("1", "SAIGON 1938 - Nhà rồng", "Bến Nhà Rồng, Sài Gòn", "[]"),
+            (
+                "2",
+                "Paris 1900 - La tour Eiffel",
+                "Une belle vue de la ville de Paris",
+                "[]",
+            ),
+            (
+                "3",
+                "Đà Lạt 1950",
+                "",
+                r#"[{"id":"c","author":"a","author_name":"n","date_create":0,"content":"Thank you for sharing this wonderful old photo"}]"#,
+            ),
+        ];
+        for (id, t, d, comments) in photos {
+            c_insert(&c, id, t, d, comments);
+        }
+        c
+    }
+
+    fn c_insert(c: &Connection, id: &str, t: &str, d: &str, comments: &str) {
+        c.execute(
+            "INSERT INTO photos VALUES (?1, ?2, ?3, ?4, 'jpg', 1, 2, NULL)",
+            params![id, t, d, comments],
+        )
+        .unwrap();
+        let rowid = c.last_insert_rowid();
+        reindex_photo(c, rowid).unwrap();
+    }
+
+    fn ids(hits: &[Hit]) -> Vec<&str> {
+        hits.iter().map(|h| h.id.as_str()).collect()
+    }
+
+    #[test]
+    fn accents_and_d_bar_are_folded() {
+        let c = db();
+        assert_eq!(ids(&search(&c, "Nha rong", None, 10).unwrap()), ["1"]);
+        assert_eq!(ids(&search(&c, "nhà RỒNG", None, 10).unwrap()), ["1"]);
+        assert_eq!(ids(&search(&c, "da lat", None, 10).unwrap()), ["3"]);
+        assert_eq!(ids(&search(&c, "Đà Lạt", None, 10).unwrap()), ["3"]);
+        assert_eq!(ids(&search(&c, "sai*", None, 10).unwrap()), ["1"]);
+    }
+
+    #[test]
+    fn locale_filter_applies_to_the_matching_text() {
+        let c = db();
+        assert_eq!(ids(&search(&c, "paris", Some("fra"), 10).unwrap()), ["2"]);
+        assert!(search(&c, "paris", Some("vie"), 10).unwrap().is_empty());
+        let hits = search(&c, "wonderful", Some("eng"), 10).unwrap();
+        assert_eq!(ids(&hits), ["3"]);
+        assert_eq!(hits[0].matches[0].kind, "comment");
+    }
+
+    #[test]
+    fn fts_syntax_is_searched_literally() {
+        let c = db();
+        for q in [
+            "\"",
+            "AND(",
+            "(",
+            "*",
+            "NEAR(a b)",
+            "title:paris",
+            "a OR",
+            "-",
+            "^",
+        ] {
+            let r = search(&c, q, None, 10);
+            assert!(
+                r.is_ok() || r.as_ref().unwrap_err().contains("nothing to search"),
+                "{q}: {r:?}"
+            );
+        }
+        assert!(search(&c, "\"", None, 10)
+            .unwrap_err()
+            .contains("nothing to search"));
+        assert!(search(&c, "AND(", None, 10).unwrap().is_empty());
+        assert_eq!(fts_query("a\"b OR").unwrap(), "\"a\"\"b\" \"OR\"");
+    }
+
+    #[test]
+    fn reindex_replaces_a_photos_rows() {
+        let c = db();
+        c.execute("UPDATE photos SET title = 'Hà Nội 1920' WHERE id = '1'", [])
+            .unwrap();
+        let rowid: i64 = c
+            .query_row("SELECT rowid FROM photos WHERE id = '1'", [], |r| r.get(0))
+            .unwrap();
+        reindex_photo(&c, rowid).unwrap();
+        assert!(search(&c, "saigon", None, 10).unwrap().is_empty());
+        assert_eq!(ids(&search(&c, "ha noi", None, 10).unwrap()), ["1"]);
+    }
+}

@@ -1,0 +1,392 @@
+//! The on-disk cache of one user: the hashed layout, atomic writes and crash leftovers.
+//!
+//! `<cache>/<username>/a/b/c/d/<md5>.<ext>` where `<md5>` is the lowercase hex MD5 of the photo
+//! id and the directory levels are its first `depth` hex characters. A file only ever appears
+//! complete under its final name: it is written to a hidden temp file in the same directory,
+//! fsynced, then renamed (and the directory fsynced). Temp files left by a crash carry the
+//! `TEMP_SUFFIX` and are removed by [`Store::clean_temp_files`] at start.
+
+use crate::photo;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Suffix of every temp file the store writes; nothing else in the tree ends with it.
+pub const TEMP_SUFFIX: &str = ".flickrfs-tmp";
+/// Suffix of a partial image download: kept across crashes and resumed with `Range`, so an
+/// interrupted download never costs a second full one. Locked (flock) while being written.
+pub const PART_SUFFIX: &str = ".flickrfs-part";
+/// Name of the per-user metadata directory (index, logs) inside the user's cache directory.
+pub const META_DIR: &str = ".flickrfs";
+
+/// Where the partial download of `final_path` lives (beside it, hidden).
+pub fn part_path(final_path: &Path) -> PathBuf {
+    let name = final_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    final_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(format!(".{name}{PART_SUFFIX}"))
+}
+
+/// Creates `dir` (and parents) with mode 0700 when missing; tightens an existing one to 0700.
+pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let mut perm = fs::metadata(dir)?.permissions();
+    if perm.mode() & 0o777 != 0o700 {
+        perm.set_mode(0o700);
+        fs::set_permissions(dir, perm)?;
+    }
+    Ok(())
+}
+
+/// The cache directory of one user.
+#[derive(Clone, Debug)]
+pub struct Store {
+    root: PathBuf,
+    depth: usize,
+}
+
+impl Store {
+    /// Opens (creating with 0700) `<cache_path>/<username>`.
+    pub fn open(cache_path: &Path, username: &str, depth: usize) -> io::Result<Store> {
+        if username.is_empty() || username.contains('/') || username.starts_with('.') {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("unusable user name for a directory: {username:?}"),
+            ));
+        }
+        ensure_private_dir(cache_path)?;
+        let root = cache_path.join(username);
+        ensure_private_dir(&root)?;
+        ensure_private_dir(&root.join(META_DIR))?;
+        Ok(Store {
+            root,
+            depth: depth.min(32),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    pub fn meta_dir(&self) -> PathBuf {
+        self.root.join(META_DIR)
+    }
+
+    /// Relative path of a photo file: `f/b/2/e/<hash>.<ext>`.
+    pub fn rel_path(&self, photo_id: &str, ext: &str) -> PathBuf {
+        PathBuf::from(photo::hashed_path(&photo::hash(photo_id), self.depth, ext))
+    }
+
+    pub fn image_path(&self, photo_id: &str, ext: &str) -> PathBuf {
+        self.root.join(self.rel_path(photo_id, ext))
+    }
+
+    pub fn info_path(&self, photo_id: &str) -> PathBuf {
+        self.root.join(self.rel_path(photo_id, "json"))
+    }
+
+    /// Creates the hashed directory of a final path.
+    pub fn ensure_parent(&self, final_path: &Path) -> io::Result<()> {
+        match final_path.parent() {
+            Some(dir) => fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir),
+            None => Ok(()),
+        }
+    }
+
+    /// Opens a fresh temp file beside `final_path` (same directory, so the rename is atomic).
+    pub fn temp_file(&self, final_path: &Path) -> io::Result<TempFile> {
+        self.ensure_parent(final_path)?;
+        let name = final_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dir = final_path.parent().unwrap_or(Path::new("."));
+        for attempt in 0..100u32 {
+            let tmp = dir.join(format!(
+                ".{name}.{}.{attempt}{TEMP_SUFFIX}",
+                std::process::id()
+            ));
+            match OpenOptions::new()
+                .write(true)
+                .read(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)
+            {
+                Ok(file) => {
+                    return Ok(TempFile {
+                        file,
+                        path: tmp,
+                        final_path: final_path.to_path_buf(),
+                        done: false,
+                        keep: false,
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::other("could not create a temp file"))
+    }
+
+    /// Opens (or reopens, to resume) the partial download of `final_path`, holding an exclusive
+    /// lock on it: a second writer, in this or another process (a mirror beside a mount), waits
+    /// here until the first is done, then finds the final file or resumes what is left.
+    /// Blocking: call it off the async workers.
+    pub fn partial_file(&self, final_path: &Path) -> io::Result<TempFile> {
+        use std::os::unix::fs::MetadataExt;
+        use std::os::unix::io::AsRawFd;
+        self.ensure_parent(final_path)?;
+        let path = part_path(final_path);
+        loop {
+            let file = OpenOptions::new()
+                .write(true)
+                .read(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&path)?;
+            // SAFETY: flock on a valid, owned descriptor.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The holder may have renamed the file into place meanwhile: then our descriptor
+            // is the final file, not a partial one. Start over on whatever the path is now.
+            let ours = file.metadata()?;
+            match fs::metadata(&path) {
+                Ok(now) if now.ino() == ours.ino() && now.dev() == ours.dev() => {
+                    return Ok(TempFile {
+                        file,
+                        path,
+                        final_path: final_path.to_path_buf(),
+                        done: false,
+                        keep: true,
+                    });
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    /// Writes `bytes` to `final_path` atomically, with mtime `mtime` (unix seconds) when given.
+    pub fn write_atomic(
+        &self,
+        final_path: &Path,
+        bytes: &[u8],
+        mtime: Option<i64>,
+    ) -> io::Result<()> {
+        let mut tmp = self.temp_file(final_path)?;
+        tmp.file.write_all(bytes)?;
+        tmp.commit(mtime)
+    }
+
+    /// Removes temp files left by a crash anywhere in the tree. Returns how many were removed.
+    pub fn clean_temp_files(&self) -> io::Result<usize> {
+        fn walk(dir: &Path, removed: &mut usize) -> io::Result<()> {
+            let entries = match fs::read_dir(dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let ft = entry.file_type()?;
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if ft.is_dir() {
+                    if name != META_DIR {
+                        walk(&entry.path(), removed)?;
+                    }
+                } else if name.ends_with(TEMP_SUFFIX) {
+                    fs::remove_file(entry.path())?;
+                    *removed += 1;
+                }
+            }
+            Ok(())
+        }
+        let mut removed = 0;
+        walk(&self.root, &mut removed)?;
+        Ok(removed)
+    }
+}
+
+/// A temp file that becomes `final_path` on [`TempFile::commit`] and disappears when dropped
+/// uncommitted (a partial download stays, to be resumed, unless [`TempFile::discard`]ed).
+#[derive(Debug)]
+pub struct TempFile {
+    pub file: File,
+    path: PathBuf,
+    final_path: PathBuf,
+    done: bool,
+    keep: bool,
+}
+
+impl TempFile {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Current length of what was written so far.
+    pub fn len(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    pub fn is_empty(&self) -> io::Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Drops the temp file and what it holds (a bad download must not be resumed).
+    pub fn discard(mut self) {
+        self.keep = false;
+    }
+
+    /// fsync, set mtime, rename over the final name, fsync the directory. On a full disk
+    /// (`ENOSPC`) even a partial download is removed: the space is wanted back, and nothing
+    /// half-written may stay behind.
+    pub fn commit(mut self, mtime: Option<i64>) -> io::Result<()> {
+        let synced = (|| {
+            if let Some(secs) = mtime {
+                self.file.set_modified(unix_time(secs))?;
+            }
+            self.file.sync_all()?;
+            fs::rename(&self.path, &self.final_path)
+        })();
+        if let Err(e) = synced {
+            if e.raw_os_error() == Some(libc::ENOSPC) {
+                self.keep = false;
+            }
+            return Err(e);
+        }
+        self.done = true;
+        if let Some(dir) = self.final_path.parent() {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.done && !self.keep {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Unix seconds to a `SystemTime` (negative values clamp to the epoch).
+pub fn unix_time(secs: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn partial_downloads_survive_drops_and_cleaning_and_are_exclusive() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "u", 2).unwrap();
+        let fin = store.image_path("42", "jpg");
+        let mut t = store.partial_file(&fin).unwrap();
+        t.file.write_all(b"half").unwrap();
+        drop(t); // a failed attempt (or a crash): the prefix stays for a resume
+        assert_eq!(store.clean_temp_files().unwrap(), 0);
+        let t = store.partial_file(&fin).unwrap();
+        assert_eq!(t.len().unwrap(), 4);
+        // A second writer waits for the first one's lock, then sees the final file.
+        let (store2, fin2) = (store.clone(), fin.clone());
+        let waiter = std::thread::spawn(move || {
+            let t2 = store2.partial_file(&fin2).unwrap();
+            let done = fin2.exists();
+            t2.discard();
+            done
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        let mut t = t;
+        io::Seek::seek(&mut t.file, io::SeekFrom::End(0)).unwrap();
+        t.file.write_all(b" and the rest").unwrap();
+        t.commit(None).unwrap();
+        assert!(waiter.join().unwrap(), "the waiter ran before the commit");
+        assert_eq!(fs::read(&fin).unwrap(), b"half and the rest");
+        assert!(!part_path(&fin).exists());
+    }
+
+    #[test]
+    fn hash_and_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "manhhai", 4).unwrap();
+        // md5("51234567890")
+        let h = crate::photo::hash("51234567890");
+        assert_eq!(h.len(), 32);
+        let p = store.rel_path("51234567890", "jpg");
+        let expect: PathBuf = [&h[0..1], &h[1..2], &h[2..3], &h[3..4]]
+            .iter()
+            .collect::<PathBuf>()
+            .join(format!("{h}.jpg"));
+        assert_eq!(p, expect);
+        let meta = fs::metadata(store.root()).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(dir.path()).unwrap().mode() & 0o777,
+            0o700,
+            "cache dir is 0700"
+        );
+    }
+
+    #[test]
+    fn atomic_write_sets_mtime_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "u", 2).unwrap();
+        let path = store.image_path("42", "jpg");
+        store
+            .write_atomic(&path, b"hello", Some(1_300_000_000))
+            .unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"hello");
+        assert_eq!(fs::metadata(&path).unwrap().mtime(), 1_300_000_000);
+        assert_eq!(store.clean_temp_files().unwrap(), 0);
+    }
+
+    #[test]
+    fn dropped_temp_vanishes_and_leftovers_are_cleaned() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "u", 3).unwrap();
+        let path = store.image_path("7", "png");
+        {
+            let mut t = store.temp_file(&path).unwrap();
+            t.file.write_all(b"partial").unwrap();
+        }
+        assert!(!path.exists());
+        let t = store.temp_file(&path).unwrap();
+        let leftover = t.path().to_path_buf();
+        std::mem::forget(t); // as if the process died
+        assert!(leftover.exists());
+        assert_eq!(store.clean_temp_files().unwrap(), 1);
+        assert!(!leftover.exists());
+    }
+
+    #[test]
+    fn bad_usernames_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(Store::open(dir.path(), "../x", 4).is_err());
+        assert!(Store::open(dir.path(), ".flickrfs", 4).is_err());
+    }
+}

@@ -1,0 +1,139 @@
+//! The `mirror` command (and `mirror_flickr`): the sync engine without FUSE, with a progress
+//! bar on a terminal, `--watch` to keep going, and a clean stop on SIGINT/SIGTERM.
+
+use crate::cmd::args::MirrorArgs;
+use crate::cmd::bootstrap;
+use crate::engine::{self, Engine, RunReport, SyncOptions};
+use std::io::IsTerminal;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs the command; returns the process exit code (errors already printed as one line).
+pub fn main(args: MirrorArgs, prog: &str) -> i32 {
+    let progress = std::io::stderr().is_terminal();
+    crate::cmd::logging::init(args.common.debug, progress);
+    let rt = match bootstrap::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{prog}: error: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(run(args, progress)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{prog}: error: {e}");
+            1
+        }
+    }
+}
+
+async fn run(args: MirrorArgs, progress: bool) -> Result<i32, String> {
+    bootstrap::check_cache_path(&args.common)?;
+    let api = bootstrap::build_api(&args.common)?;
+    let (user, store, index) = engine::open_user(
+        &api,
+        &args.common.cache_path,
+        &args.username,
+        args.common.cache_directory_depth as usize,
+        args.rebuild_index,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    tracing::info!(
+        "Mirroring photostream of {} ({}) into {}",
+        user.username,
+        user.user_id,
+        store.root().display()
+    );
+    let opts = SyncOptions {
+        limit: args.limit,
+        recheck_after: Duration::from_secs(args.recheck_after),
+        ..args.common.sync_options()
+    };
+    let engine = Engine::new(api, user, store, index, opts).map_err(|e| e.to_string())?;
+    let bar = progress.then(|| spawn_progress(engine.clone()));
+    let prune = args.prune_deleted;
+    let outcome = tokio::select! {
+        r = mirror_loop(&engine, args.watch, prune) => r.map(Some),
+        _ = bootstrap::shutdown_signal() => Ok(None),
+    };
+    engine.flush_call_counts();
+    if let Some(b) = bar {
+        b.abort();
+    }
+    match outcome {
+        Ok(Some(report)) => {
+            summarize(&engine, &report);
+            Ok(if report.errors > 0 { 1 } else { 0 })
+        }
+        Ok(None) => {
+            tracing::warn!("Interrupted; the next run resumes where this one stopped");
+            Ok(130)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn mirror_loop(
+    engine: &Arc<Engine>,
+    watch: Option<Duration>,
+    prune: bool,
+) -> Result<RunReport, String> {
+    loop {
+        let report = engine.run().await.map_err(|e| e.to_string())?;
+        if prune {
+            let n = engine.prune_deleted().map_err(|e| e.to_string())?;
+            if n > 0 {
+                tracing::info!("Removed {n} photos deleted from Flickr (--prune-deleted)");
+            }
+        }
+        match watch {
+            None => return Ok(report),
+            Some(every) => {
+                summarize(engine, &report);
+                tracing::info!("Next check in {}s", every.as_secs());
+                tokio::time::sleep(every).await;
+            }
+        }
+    }
+}
+
+fn summarize(engine: &Engine, r: &RunReport) {
+    tracing::info!(
+        "Done: {} photos in the stream, {} new, {} deleted on Flickr (kept), {} pages listed, {} images and {} infos cached, {} errors, {} API calls",
+        r.total,
+        r.new_photos,
+        r.deleted,
+        r.pages_fetched,
+        r.images_downloaded,
+        r.infos_written,
+        r.errors,
+        engine.api.total_calls()
+    );
+}
+
+fn spawn_progress(engine: Arc<Engine>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} photos {per_sec} ETA {eta} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        loop {
+            let counts = engine.index.counts().unwrap_or_default();
+            let done = engine.stats.photos_done.load(Ordering::Relaxed);
+            bar.set_length(done + counts.pending);
+            bar.set_position(done);
+            bar.set_message(format!(
+                "{} MB, {} API calls",
+                engine.stats.bytes_downloaded.load(Ordering::Relaxed) / 1_000_000,
+                engine.api.total_calls()
+            ));
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+}

@@ -1,0 +1,71 @@
+//! Every default and tunable in one place: listing page size, concurrency, rate limit, retries
+//! and back-off, timeouts, FUSE TTLs and threads, search limits. The command-line defaults
+//! (`cmd::args`) and every layer's options read their values from here, so a number is never
+//! written twice. Plain constants: no I/O, no other module of the crate.
+
+use crate::retry::Backoff;
+use std::time::Duration;
+
+/// Photos per `flickr.people.getPhotos` page: Flickr's maximum.
+pub const PER_PAGE: u32 = 500;
+
+/// Default directory levels of the hashed tree.
+pub const DEFAULT_DEPTH: u8 = 4;
+/// Default info sidecar level (0 title, 1 + description, 2 + comments).
+pub const DEFAULT_INFO_LEVEL: i32 = 2;
+/// Default concurrent image downloads.
+pub const DEFAULT_CONCURRENCY: u16 = 8;
+/// Default API calls per hour (Flickr allows about 3,600 per key).
+pub const DEFAULT_RATE_LIMIT: u32 = 3600;
+/// Calls that may go out at once before the hourly pace applies.
+pub const RATE_BURST: u32 = 60;
+
+/// REST calls: retries of a transient failure, their back-off, and the request timeout.
+pub const API_RETRIES: u32 = 6;
+pub const API_BACKOFF: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(60));
+pub const API_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Image downloads: attempts (with `Range` resume) and their back-off; HTTP timeouts.
+pub const DOWNLOAD_ATTEMPTS: u32 = 8;
+pub const DOWNLOAD_BACKOFF: Backoff =
+    Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+pub const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+pub const HTTP_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// Idle keep-alive connections kept to the image host.
+pub const HTTP_IDLE_PER_HOST: usize = 32;
+
+/// How long a query waits for another process's write lock on the index.
+pub const INDEX_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an index open or transaction is tried again when SQLite answers "busy" without
+/// waiting (a journal mode switch, a stale WAL snapshot): then the run fails, with that error.
+pub const INDEX_BUSY_WAIT: Duration = Duration::from_secs(60);
+/// The mount's background sync, after a failed pass: tries again after these pauses (doubling
+/// from the first, at most the second) before it waits for the next refresh.
+pub const BACKGROUND_RETRY_FIRST: Duration = Duration::from_secs(1);
+pub const BACKGROUND_RETRY_MAX: Duration = Duration::from_secs(60);
+pub const BACKGROUND_RETRIES: u32 = 8;
+
+/// A mirror run looks at page 1 again after its work when the last listing is older than this.
+pub const RECHECK_AFTER: Duration = Duration::from_secs(60);
+/// A full sweep of the stream (deletions, insertions, edits) when the last one is older.
+pub const RESCAN_AFTER: Duration = Duration::from_secs(86_400);
+pub const DEFAULT_RESCAN_AFTER: &str = "1d";
+/// The mount's default interval between looks for new photos.
+pub const DEFAULT_REFRESH: &str = "10m";
+
+/// FUSE: attribute and entry TTL of what can change (sidecars, status, unsized images).
+pub const FUSE_SHORT_TTL: Duration = Duration::from_secs(1);
+/// FUSE: attribute and entry TTL of what cannot (directories, images of exact size).
+pub const FUSE_LONG_TTL: Duration = Duration::from_secs(300);
+/// FUSE: threads reading requests from the kernel.
+pub const FUSE_THREADS: usize = 4;
+/// FUSE: largest read request and readahead asked of the kernel.
+pub const FUSE_MAX_READ: u32 = 1 << 20;
+
+/// Mount search directories: hits per directory, distinct queries remembered, and how long a
+/// directory's hits are reused before the query runs again.
+pub const SEARCH_DIR_LIMIT: usize = 1000;
+pub const SEARCH_MAX_QUERIES: usize = 1 << 20;
+pub const SEARCH_TTL: Duration = Duration::from_secs(10);
+/// `flickrfs search`: default hits.
+pub const SEARCH_DEFAULT_LIMIT: u32 = 50;

@@ -1,0 +1,109 @@
+//! Downloads in progress, published so that a reader can be served the bytes as they arrive
+//! instead of after the whole image: the partial file's path plus a watch of how much of it is
+//! written and how the download ended.
+
+use super::FetchError;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use tokio::sync::watch;
+
+/// How far a download has come.
+#[derive(Clone, Debug, Default)]
+pub struct Progress {
+    /// Bytes of the partial file that are final (a restart from zero lowers it again).
+    pub written: u64,
+    /// `Some` once the download ended: Ok when the file is complete (and renamed into place).
+    pub finished: Option<Result<(), FetchError>>,
+}
+
+/// A download a reader can follow.
+#[derive(Clone, Debug)]
+pub struct Stream {
+    pub part: PathBuf,
+    pub progress: watch::Receiver<Progress>,
+}
+
+/// The downloads in progress, by photo id.
+#[derive(Default)]
+pub struct Streams {
+    map: Mutex<HashMap<String, Stream>>,
+    published: tokio::sync::Notify,
+}
+
+impl Streams {
+    /// Publishes the download of `id` into `part`; the returned publisher reports progress and
+    /// withdraws the stream when dropped (as failed, unless it was finished).
+    pub fn publish(&self, id: &str, part: PathBuf) -> Publisher<'_> {
+        let (tx, rx) = watch::channel(Progress::default());
+        self.lock()
+            .insert(id.to_string(), Stream { part, progress: rx });
+        self.published.notify_waiters();
+        Publisher {
+            streams: self,
+            id: id.to_string(),
+            tx,
+        }
+    }
+
+    /// Resolves at the next publication (create it before looking, then await it).
+    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.published.notified()
+    }
+
+    pub fn get(&self, id: &str) -> Option<Stream> {
+        self.lock().get(id).cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Stream>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pub struct Publisher<'a> {
+    streams: &'a Streams,
+    id: String,
+    tx: watch::Sender<Progress>,
+}
+
+impl Publisher<'_> {
+    pub fn written(&self, n: u64) {
+        self.tx.send_modify(|p| p.written = n);
+    }
+
+    pub fn finish(self, result: Result<(), FetchError>) {
+        self.tx.send_modify(|p| p.finished = Some(result));
+    }
+}
+
+impl Drop for Publisher<'_> {
+    fn drop(&mut self) {
+        self.tx.send_modify(|p| {
+            if p.finished.is_none() {
+                p.finished = Some(Err(FetchError::Failed("the download stopped".into())));
+            }
+        });
+        self.streams.lock().remove(&self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_lives_while_its_publisher_does() {
+        let s = Streams::default();
+        let p = s.publish("1", PathBuf::from("/x"));
+        let mut rx = s.get("1").unwrap().progress;
+        p.written(10);
+        assert_eq!(rx.borrow_and_update().written, 10);
+        p.finish(Ok(()));
+        assert!(s.get("1").is_none());
+        assert!(matches!(rx.borrow().finished, Some(Ok(()))));
+        let p = s.publish("2", PathBuf::from("/y"));
+        let rx = s.get("2").unwrap().progress;
+        drop(p);
+        assert!(matches!(rx.borrow().finished, Some(Err(_))));
+    }
+}

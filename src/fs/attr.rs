@@ -1,0 +1,154 @@
+//! Attributes: what `stat` shows of every inode. One path decides them: [`FlickrFs::attr_now`]
+//! answers from memory and the index (directories, images of known size) without leaving the
+//! calling thread, and [`FlickrFs::getattr`] answers everything, reaching the network only for
+//! what the index does not know yet (an image's size: a HEAD; a sidecar not yet rendered).
+
+use super::error::{Error, Result};
+use super::inode::{dir_prefix, node_of, Node};
+use super::FlickrFs;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    File,
+    Symlink,
+}
+
+/// What `stat` shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attr {
+    pub ino: u64,
+    pub kind: Kind,
+    pub size: u64,
+    /// Unix seconds.
+    pub mtime: i64,
+    pub perm: u16,
+    /// True when the attributes can never change (exact size of an immutable file).
+    pub stable: bool,
+}
+
+/// One entry of a directory listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    pub ino: u64,
+    pub kind: Kind,
+    pub name: String,
+}
+
+impl FlickrFs {
+    pub fn dir_attr(&self, ino: u64) -> Attr {
+        Attr {
+            ino,
+            kind: Kind::Dir,
+            size: 0,
+            mtime: self.started,
+            perm: 0o555,
+            // Photos are never deleted: a directory that exists stays, with these attributes.
+            stable: true,
+        }
+    }
+
+    fn file_attr(&self, ino: u64, size: u64, mtime: i64, stable: bool) -> Attr {
+        Attr {
+            ino,
+            kind: Kind::File,
+            size,
+            mtime,
+            perm: 0o444,
+            stable,
+        }
+    }
+
+    /// Attributes known without the network or a render, for the adapter to answer on the
+    /// FUSE thread; `None` when only [`FlickrFs::getattr`] can tell.
+    pub fn attr_now(&self, ino: u64) -> Option<Result<Attr>> {
+        match node_of(ino)? {
+            Node::Root | Node::Meta | Node::SearchRoot => Some(Ok(self.dir_attr(ino))),
+            Node::Dir { len, value } => {
+                let prefix = dir_prefix(len, value);
+                if len == 0 || len > self.depth() {
+                    return Some(Err(Error::not_found()));
+                }
+                if !self.holds(&prefix) {
+                    // Perhaps indexed since the last look.
+                    self.refresh_tree();
+                    if !self.holds(&prefix) {
+                        return Some(Err(Error::not_found()));
+                    }
+                }
+                Some(Ok(self.dir_attr(ino)))
+            }
+            Node::Image(r) => {
+                if !self.opts.show_images {
+                    return Some(Err(Error::not_found()));
+                }
+                let (size, mtime) = match self.engine.index.image_stat(r) {
+                    Ok(Some(v)) => v,
+                    Ok(None) => return Some(Err(Error::not_found())),
+                    Err(e) => return Some(Err(e.into())),
+                };
+                Some(Ok(self.file_attr(ino, size?, mtime, true)))
+            }
+            _ => None,
+        }
+    }
+
+    /// Attributes of any inode. May reach the network: a HEAD for an image size not yet
+    /// known, comments for a sidecar not yet rendered.
+    pub async fn getattr(&self, ino: u64) -> Result<Attr> {
+        if let Some(r) = self.attr_now(ino) {
+            return r;
+        }
+        match node_of(ino).ok_or_else(Error::not_found)? {
+            Node::Search(q) => {
+                self.with_search(q, |_| ())?;
+                Ok(self.dir_attr(ino))
+            }
+            Node::Link { .. } => Ok(Attr {
+                ino,
+                kind: Kind::Symlink,
+                size: self.readlink(ino)?.len() as u64,
+                mtime: self.started,
+                perm: 0o777,
+                stable: false,
+            }),
+            Node::Status => Ok(self.file_attr(
+                ino,
+                self.status_bytes().len() as u64,
+                crate::engine::now_secs(),
+                false,
+            )),
+            Node::Image(r) => {
+                // Not cached and its size not known yet (else attr_now answered).
+                let row = self.row(r)?;
+                let size = self.engine.image_size(&row).await.map_err(|e| {
+                    Error::fetch(format!("size of photo {}", crate::photo::hash(&row.id)), e)
+                })?;
+                Ok(self.file_attr(ino, size, row.date_upload, true))
+            }
+            Node::Info(r) => {
+                let level = self.opts.info_level.ok_or_else(Error::not_found)?;
+                let row = self.ensure_sidecar(r, level).await?;
+                let path = self.engine.store.info_path(&row.id);
+                let size = std::fs::metadata(&path)
+                    .map_err(|e| Error::io(format!("cannot stat {}", path.display()), e))?
+                    .len();
+                Ok(self.file_attr(ino, size, row.date_upload, false))
+            }
+            // Answered by attr_now.
+            Node::Root | Node::Meta | Node::SearchRoot | Node::Dir { .. } => {
+                Err(Error::not_found())
+            }
+        }
+    }
+
+    /// Attributes of a listed entry when they cost nothing (directories, images of known
+    /// size), for READDIRPLUS; `None` leaves the entry to a later lookup.
+    pub fn entry_attr_now(&self, e: &DirEntry) -> Option<Attr> {
+        match e.kind {
+            Kind::Dir => Some(self.dir_attr(e.ino)),
+            Kind::File => self.attr_now(e.ino)?.ok(),
+            Kind::Symlink => None,
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Directories: finding a name in a directory (`lookup`) and listing one (`readdir`), for the
+//! root, the hashed levels, `.flickrfs/` and its search directories. Names come from the
+//! in-memory tree and the index, never from the network (a lookup's attributes may need it:
+//! see `attr`).
+
+use super::attr::{Attr, DirEntry, Kind};
+use super::error::{Error, Result};
+use super::inode::*;
+use super::FlickrFs;
+
+impl FlickrFs {
+    /// [`FlickrFs::lookup`] when it needs neither the network nor rendering.
+    pub fn lookup_now(&self, parent: u64, name: &str) -> Option<Result<Attr>> {
+        match self.child_ino(parent, name) {
+            Err(e) => Some(Err(e)),
+            Ok(ino) => self.attr_now(ino),
+        }
+    }
+
+    /// Finds `name` in directory `parent`.
+    pub async fn lookup(&self, parent: u64, name: &str) -> Result<Attr> {
+        let ino = self.child_ino(parent, name)?;
+        self.getattr(ino).await
+    }
+
+    fn child_ino(&self, parent: u64, name: &str) -> Result<u64> {
+        self.refresh_tree();
+        let depth = self.depth();
+        let prefix = match node_of(parent).ok_or_else(Error::not_found)? {
+            Node::Root => {
+                if name == META_NAME {
+                    return Ok(META_INO);
+                }
+                String::new()
+            }
+            Node::Meta => {
+                return match name {
+                    STATUS_NAME => Ok(STATUS_INO),
+                    SEARCH_NAME => Ok(SEARCH_INO),
+                    _ => Err(Error::not_found()),
+                };
+            }
+            Node::SearchRoot => return self.search_dir(name).map(search_ino),
+            Node::Search(q) => {
+                return self
+                    .with_search(q, |d| {
+                        d.hits.iter().enumerate().find_map(|(i, (hash, ext))| {
+                            let (h, e) = name.split_once('.')?;
+                            (h == hash).then_some(())?;
+                            if e == "json" && self.opts.info_level.is_some() {
+                                Some(link_ino(q, i as u32, true))
+                            } else if e == ext && self.opts.show_images {
+                                Some(link_ino(q, i as u32, false))
+                            } else {
+                                None
+                            }
+                        })
+                    })?
+                    .ok_or_else(Error::not_found);
+            }
+            Node::Dir { len, value } => dir_prefix(len, value),
+            _ => return Err(Error::answer(libc::ENOTDIR)),
+        };
+        if (prefix.len() as u32) < depth {
+            if name.len() != 1
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            {
+                return Err(Error::not_found());
+            }
+            let child = format!("{prefix}{name}");
+            if !self.holds(&child) {
+                return Err(Error::not_found());
+            }
+            return Ok(dir_ino(&child));
+        }
+        let (hash, ext) = name.split_once('.').ok_or_else(Error::not_found)?;
+        if hash.len() != 32 || !hash.starts_with(&prefix) {
+            return Err(Error::not_found());
+        }
+        let rowid = self.tree().find(hash).ok_or_else(Error::not_found)?;
+        if ext == "json" {
+            return if self.opts.info_level.is_some() {
+                Ok(info_ino(rowid))
+            } else {
+                Err(Error::not_found())
+            };
+        }
+        let (_, row_ext, _) = self
+            .engine
+            .index
+            .image_file(rowid)?
+            .ok_or_else(Error::not_found)?;
+        if self.opts.show_images && row_ext == ext {
+            Ok(image_ino(rowid))
+        } else {
+            Err(Error::not_found())
+        }
+    }
+
+    /// The whole listing of a directory (without `.` and `..`). Never reaches the network.
+    pub fn readdir(&self, ino: u64) -> Result<Vec<DirEntry>> {
+        self.refresh_tree();
+        let depth = self.depth();
+        let prefix = match node_of(ino).ok_or_else(Error::not_found)? {
+            Node::Root => String::new(),
+            Node::Meta => {
+                return Ok(vec![
+                    DirEntry {
+                        ino: STATUS_INO,
+                        kind: Kind::File,
+                        name: STATUS_NAME.into(),
+                    },
+                    DirEntry {
+                        ino: SEARCH_INO,
+                        kind: Kind::Dir,
+                        name: SEARCH_NAME.into(),
+                    },
+                ])
+            }
+            Node::SearchRoot => {
+                let searches = self.searches.lock().unwrap_or_else(|e| e.into_inner());
+                return Ok(searches
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| DirEntry {
+                        ino: search_ino(i as u32 + 1),
+                        kind: Kind::Dir,
+                        name: d.query.clone(),
+                    })
+                    .collect());
+            }
+            Node::Search(q) => {
+                return self.with_search(q, |d| {
+                    let mut out = Vec::new();
+                    for (i, (hash, ext)) in d.hits.iter().enumerate() {
+                        if self.opts.show_images {
+                            out.push(DirEntry {
+                                ino: link_ino(q, i as u32, false),
+                                kind: Kind::Symlink,
+                                name: format!("{hash}.{ext}"),
+                            });
+                        }
+                        if self.opts.info_level.is_some() {
+                            out.push(DirEntry {
+                                ino: link_ino(q, i as u32, true),
+                                kind: Kind::Symlink,
+                                name: format!("{hash}.json"),
+                            });
+                        }
+                    }
+                    out
+                });
+            }
+            Node::Dir { len, value } => dir_prefix(len, value),
+            _ => return Err(Error::answer(libc::ENOTDIR)),
+        };
+        let mut out = Vec::new();
+        if ino == ROOT_INO {
+            out.push(DirEntry {
+                ino: META_INO,
+                kind: Kind::Dir,
+                name: META_NAME.into(),
+            });
+        }
+        let tree = self.tree();
+        let range = tree.range(&prefix);
+        if (prefix.len() as u32) < depth {
+            let at = prefix.len();
+            let mut last: Option<u8> = None;
+            for (h, _) in range {
+                let c = h.as_bytes()[at];
+                if last != Some(c) {
+                    last = Some(c);
+                    let child = format!("{prefix}{}", c as char);
+                    out.push(DirEntry {
+                        ino: dir_ino(&child),
+                        kind: Kind::Dir,
+                        name: (c as char).to_string(),
+                    });
+                }
+            }
+            if ino != ROOT_INO && out.is_empty() {
+                return Err(Error::not_found());
+            }
+            return Ok(out);
+        }
+        let ids: Vec<(String, i64)> = range.to_vec();
+        drop(tree);
+        let exts = self
+            .engine
+            .index
+            .exts_by_rowid(&ids.iter().map(|(_, r)| *r).collect::<Vec<_>>())?;
+        for (hash, rowid) in ids {
+            if self.opts.show_images {
+                if let Some(ext) = exts.get(&rowid) {
+                    out.push(DirEntry {
+                        ino: image_ino(rowid),
+                        kind: Kind::File,
+                        name: format!("{hash}.{ext}"),
+                    });
+                }
+            }
+            if self.opts.info_level.is_some() {
+                out.push(DirEntry {
+                    ino: info_ino(rowid),
+                    kind: Kind::File,
+                    name: format!("{hash}.json"),
+                });
+            }
+        }
+        Ok(out)
+    }
+}

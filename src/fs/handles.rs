@@ -1,0 +1,237 @@
+//! Open files: handles of cached files (opened at the first read, following a download still
+//! under way so that bytes are served as they arrive) and snapshots of virtual files. An
+//! uncached image read here is fetched ahead of the prefetcher.
+
+use super::error::{Error, Result};
+use super::inode::{node_of, Node};
+use super::FlickrFs;
+use crate::engine::FetchError;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// An image being downloaded as it is read: the partial file, how much of it is written, and
+/// the image's full length.
+#[derive(Clone)]
+pub(super) struct Following {
+    progress: tokio::sync::watch::Receiver<crate::engine::stream::Progress>,
+    len: u64,
+}
+
+/// An open file.
+pub(super) enum Handle {
+    /// A file of the backing cache, opened at the first read (possibly still downloading).
+    Backing {
+        ino: u64,
+        file: Option<Arc<File>>,
+        following: Option<Following>,
+    },
+    /// A snapshot of a virtual file.
+    Bytes(Arc<Vec<u8>>),
+}
+
+impl FlickrFs {
+    /// Opens a file for reading; returns the handle and whether the kernel may keep its cache.
+    pub fn open(&self, ino: u64, write: bool) -> Result<(u64, bool)> {
+        if write {
+            return Err(Error::answer(libc::EROFS));
+        }
+        let (handle, keep) = match node_of(ino).ok_or_else(Error::not_found)? {
+            Node::Root | Node::Meta | Node::Dir { .. } | Node::SearchRoot | Node::Search(_) => {
+                return Err(Error::answer(libc::EISDIR))
+            }
+            Node::Link { .. } => return Err(Error::answer(libc::ELOOP)),
+            Node::Status => (Handle::Bytes(Arc::new(self.status_bytes())), false),
+            Node::Image(_) => (
+                Handle::Backing {
+                    ino,
+                    file: None,
+                    following: None,
+                },
+                true,
+            ),
+            Node::Info(_) => (
+                Handle::Backing {
+                    ino,
+                    file: None,
+                    following: None,
+                },
+                false,
+            ),
+        };
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        self.handles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(fh, handle);
+        Ok((fh, keep))
+    }
+
+    pub fn release(&self, fh: u64) {
+        self.handles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&fh);
+    }
+
+    /// Reads from an open file. An uncached image is fetched into the backing cache ahead of
+    /// the prefetcher, and its bytes are served as they arrive.
+    pub async fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
+        let (ino, file, following) = {
+            let handles = self.handles.lock().unwrap_or_else(|e| e.into_inner());
+            match handles.get(&fh).ok_or_else(|| Error::answer(libc::EBADF))? {
+                Handle::Bytes(b) => {
+                    let start = (offset as usize).min(b.len());
+                    let end = (start + size as usize).min(b.len());
+                    return Ok(b[start..end].to_vec());
+                }
+                Handle::Backing {
+                    ino,
+                    file,
+                    following,
+                } => (*ino, file.clone(), following.clone()),
+            }
+        };
+        let (file, following) = match file {
+            Some(f) => (f, following),
+            None => {
+                let (f, following) = self.open_backing(ino).await?;
+                let f = Arc::new(f);
+                if let Some(Handle::Backing {
+                    file,
+                    following: fl,
+                    ..
+                }) = self
+                    .handles
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_mut(&fh)
+                {
+                    *file = Some(f.clone());
+                    *fl = following.clone();
+                }
+                (f, following)
+            }
+        };
+        if let Some(mut fl) = following {
+            // Wait for the bytes asked for (or the end of the download).
+            let want = (offset + size as u64).min(fl.len);
+            let ended = fl
+                .progress
+                .wait_for(|p| p.written >= want || p.finished.is_some())
+                .await
+                .map(|p| p.finished.clone())
+                .unwrap_or(Some(Err(FetchError::Failed(
+                    "the download went away".into(),
+                ))));
+            match ended {
+                None | Some(Ok(())) => {
+                    if matches!(ended, Some(Ok(()))) {
+                        self.stop_following(fh);
+                    }
+                }
+                Some(Err(e)) => {
+                    return Err(Error::fetch(format!("read of inode {ino}"), e));
+                }
+            }
+        }
+        read_at(&file, offset, size)
+    }
+
+    fn stop_following(&self, fh: u64) {
+        if let Some(Handle::Backing { following, .. }) = self
+            .handles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&fh)
+        {
+            *following = None;
+        }
+    }
+
+    async fn open_backing(&self, ino: u64) -> Result<(File, Option<Following>)> {
+        match node_of(ino).ok_or_else(Error::not_found)? {
+            Node::Image(r) => {
+                let row = self.row(r)?;
+                let path = self.engine.store.image_path(&row.id, &row.ext);
+                if row.image_cached {
+                    if let Ok(f) = File::open(&path) {
+                        return Ok((f, None));
+                    }
+                }
+                // Fetch it with top priority, and follow the download as soon as it starts.
+                let engine = self.engine.clone();
+                let id = row.id.clone();
+                let mut fetch = tokio::spawn(async move { engine.fetch_image_now(&id).await });
+                loop {
+                    let started = self.engine.streams.changed();
+                    if let Some(stream) = self.engine.streams.get(&row.id) {
+                        if let Ok(f) = File::open(&stream.part) {
+                            let len = match row.image_size {
+                                Some(n) => n,
+                                None => self.engine.image_size(&row).await.map_err(|e| {
+                                    Error::fetch(format!("size of photo {}", row.hash()), e)
+                                })?,
+                            };
+                            let following = Following {
+                                progress: stream.progress,
+                                len,
+                            };
+                            return Ok((f, Some(following)));
+                        }
+                    }
+                    tokio::select! {
+                        done = &mut fetch => {
+                            let row = done
+                                .map_err(|e| Error::io(format!("fetch of photo {}", row.hash()), e))?
+                                .map_err(|e| Error::fetch(format!("fetch of photo {}", row.hash()), e))?;
+                            let path = self.engine.store.image_path(&row.id, &row.ext);
+                            return Ok((open(&path)?, None));
+                        }
+                        _ = started => {}
+                    }
+                }
+            }
+            Node::Info(r) => {
+                let level = self.opts.info_level.ok_or_else(Error::not_found)?;
+                let row = self.ensure_sidecar(r, level).await?;
+                Ok((open(&self.engine.store.info_path(&row.id))?, None))
+            }
+            _ => Err(Error::answer(libc::EBADF)),
+        }
+    }
+
+    /// The backing file of an image that is already cached (for kernel passthrough reads);
+    /// `None` for anything else. Local only: an index lookup and an open.
+    pub fn cached_image_file(&self, ino: u64) -> Option<File> {
+        let Some(Node::Image(r)) = node_of(ino) else {
+            return None;
+        };
+        let (id, ext, cached) = self.engine.index.image_file(r).ok()??;
+        if !cached || !self.opts.show_images {
+            return None;
+        }
+        File::open(self.engine.store.image_path(&id, &ext)).ok()
+    }
+}
+
+fn open(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| Error::io(format!("cannot open {}", path.display()), e))
+}
+
+fn read_at(file: &File, offset: u64, size: u32) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; size as usize];
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("cannot read the cached file", e)),
+        }
+    }
+    buf.truncate(done);
+    Ok(buf)
+}

@@ -1,0 +1,123 @@
+//! FlickrFs: the mounted tree as plain functions returning plain structs, testable without a
+//! kernel. It answers from memory and the index, and reaches through the engine only for what
+//! is not cached yet. This module owns the [`FlickrFs`] state and the in-memory tree's refresh;
+//! submodules own the rest: `inode` (numbers and what they name), `tree` (the hashed tree in
+//! memory), `attr` (what `stat` shows), `dir` (lookup and readdir), `handles` (open files and
+//! reads), `meta` (`.flickrfs/status` and search directories) and `error` (errno with cause).
+//! It never calls the FUSE adapter; the adapter calls it.
+
+mod attr;
+mod dir;
+mod error;
+mod handles;
+mod inode;
+mod meta;
+mod tree;
+
+pub use attr::{Attr, DirEntry, Kind};
+pub use error::{Error, Result};
+pub use inode::{META_NAME, ROOT_INO, SEARCH_NAME, STATUS_NAME};
+
+use crate::engine::Engine;
+use crate::photo::Photo;
+use handles::Handle;
+use meta::SearchDir;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use tree::Tree;
+
+/// What the mount shows.
+#[derive(Clone, Debug)]
+pub struct FsOptions {
+    pub show_images: bool,
+    /// Sidecar level, `None` for no sidecars.
+    pub info_level: Option<i32>,
+}
+
+pub struct FlickrFs {
+    pub engine: Arc<Engine>,
+    opts: FsOptions,
+    tree: RwLock<Tree>,
+    tree_seen: AtomicU64,
+    handles: Mutex<HashMap<u64, Handle>>,
+    next_fh: AtomicU64,
+    started: i64,
+    /// Search directories by query id (index + 1 is the id, so 0 is never one).
+    searches: Mutex<Vec<SearchDir>>,
+}
+
+impl FlickrFs {
+    pub fn new(engine: Arc<Engine>, opts: FsOptions) -> FlickrFs {
+        let fs = FlickrFs {
+            engine,
+            opts,
+            tree: RwLock::new(Tree::default()),
+            tree_seen: AtomicU64::new(u64::MAX),
+            handles: Mutex::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+            started: crate::engine::now_secs(),
+            searches: Mutex::new(Vec::new()),
+        };
+        fs.refresh_tree();
+        fs
+    }
+
+    fn depth(&self) -> u32 {
+        self.engine.store.depth() as u32
+    }
+
+    fn tree(&self) -> RwLockReadGuard<'_, Tree> {
+        self.tree.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Loads photos indexed since the last look into the in-memory tree.
+    pub fn refresh_tree(&self) {
+        let seen = self.engine.stats.new_photos.load(Ordering::Relaxed);
+        if self.tree_seen.swap(seen, Ordering::SeqCst) == seen {
+            return;
+        }
+        let since = self.tree().max_rowid();
+        match self.engine.index.rows_since(since) {
+            Ok(new) => self
+                .tree
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .add(&new),
+            Err(e) => {
+                tracing::warn!("cannot read the index: {e}");
+                self.tree_seen.store(u64::MAX, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// True when some indexed photo's hash starts with `prefix` (the directory exists).
+    fn holds(&self, prefix: &str) -> bool {
+        self.tree().holds(prefix)
+    }
+
+    fn row(&self, rowid: i64) -> Result<Photo> {
+        self.engine
+            .index
+            .photo_by_rowid(rowid)?
+            .ok_or_else(Error::not_found)
+    }
+
+    /// Makes sure the sidecar of photo `rowid` is on disk at `level` (rendering it into the
+    /// backing cache, fetching comments when the level wants them).
+    async fn ensure_sidecar(&self, rowid: i64, level: i32) -> Result<Photo> {
+        let row = self.row(rowid)?;
+        let fresh = row.info_level >= level && row.info_last_update == Some(row.last_update);
+        if fresh && self.engine.store.info_path(&row.id).exists() {
+            return Ok(row);
+        }
+        self.engine
+            .cache_info(&row, level)
+            .await
+            .map_err(|e| Error::fetch(format!("info of photo {}", row.hash()), e))?;
+        self.row(rowid)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,257 @@
+//! FlickrFs without a kernel, in the style of mountpoint-s3's reference tests: a cache and an
+//! index built by hand, then lookups, attributes, listings, opens and reads through the same
+//! calls the FUSE adapter makes. No network: the API URL points at a closed port, and nothing
+//! here may need it.
+
+use super::*;
+use crate::cache::db::Index;
+use crate::cache::files::Store;
+use crate::engine::SyncOptions;
+use crate::flickr::{ClientOptions, FlickrApi, FlickrUser};
+use crate::photo::{self, Photo, Size};
+
+struct Fixture {
+    fs: FlickrFs,
+    photos: Vec<(Photo, Vec<u8>)>,
+    _dir: tempfile::TempDir,
+}
+
+/// A cache of `n` photos at `depth`, every image cached, sidecars at `level` when given.
+fn fixture(n: usize, depth: usize, level: Option<i32>) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), "someone", depth).unwrap();
+    let index = Index::open(&store.meta_dir().join("index.sqlite")).unwrap();
+    let mut photos = Vec::new();
+    for i in 0..n {
+        let id = format!("{}", 5_000_000 + i);
+        let p = Photo {
+            title: format!("Photo {i}"),
+            description: "Chợ Bến Thành".into(),
+            date_upload: 1_262_304_000 + i as i64,
+            last_update: 1_262_304_000 + i as i64,
+            best: Some(Size {
+                label: "Original".into(),
+                width: 10,
+                height: 10,
+                url: format!("http://127.0.0.1:9/img/{id}_o.jpg"),
+                media: "photo".into(),
+            }),
+            ..Photo::listed(id)
+        };
+        let bytes = format!("image bytes of {}", p.id)
+            .repeat(100 + i)
+            .into_bytes();
+        store
+            .write_atomic(&store.image_path(&p.id, "jpg"), &bytes, Some(p.date_upload))
+            .unwrap();
+        photos.push((p, bytes));
+    }
+    let listed: Vec<&Photo> = photos.iter().map(|(p, _)| p).collect();
+    index.upsert_listed(&listed, 1).unwrap();
+    for (p, bytes) in &photos {
+        index.set_image_cached(&p.id, bytes.len() as u64).unwrap();
+    }
+    let api = FlickrApi::with_options(
+        "k",
+        "s",
+        ClientOptions {
+            api_url: "http://127.0.0.1:9/services/rest/".into(),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    let user = FlickrUser {
+        user_id: "1@N01".into(),
+        username: "someone".into(),
+    };
+    let opts = SyncOptions {
+        info_level: level,
+        ..SyncOptions::default()
+    };
+    let engine = Engine::new(api, user, store, index, opts).unwrap();
+    let fs = FlickrFs::new(
+        engine,
+        FsOptions {
+            show_images: true,
+            info_level: level,
+        },
+    );
+    Fixture {
+        fs,
+        photos,
+        _dir: dir,
+    }
+}
+
+fn names(fs: &FlickrFs, ino: u64) -> Vec<String> {
+    fs.readdir(ino)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect()
+}
+
+/// Looks `path` up from the root, component by component, like the kernel.
+fn walk(fs: &FlickrFs, rt: &tokio::runtime::Runtime, path: &str) -> Result<Attr> {
+    let mut ino = ROOT_INO;
+    let mut attr = fs.attr_now(ROOT_INO).unwrap()?;
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        attr = match fs.lookup_now(ino, part) {
+            Some(r) => r?,
+            None => rt.block_on(fs.lookup(ino, part))?,
+        };
+        ino = attr.ino;
+    }
+    Ok(attr)
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn depth_4_tree_lookups_attributes_and_reads() {
+    let f = fixture(20, 4, Some(1));
+    let rt = rt();
+    let root = names(&f.fs, ROOT_INO);
+    assert_eq!(root[0], META_NAME);
+    let mut firsts: Vec<String> = f.photos.iter().map(|(p, _)| p.hash()[..1].into()).collect();
+    firsts.sort();
+    firsts.dedup();
+    assert_eq!(
+        root[1..],
+        firsts[..],
+        "only levels that hold a photo are listed"
+    );
+    for (p, bytes) in &f.photos {
+        let h = p.hash();
+        let image = walk(&f.fs, &rt, &photo::hashed_path(&h, 4, "jpg")).unwrap();
+        assert_eq!(image.kind, Kind::File);
+        assert_eq!(image.size, bytes.len() as u64);
+        assert_eq!(image.mtime, p.date_upload);
+        assert!(image.stable);
+        // Reads by offset, across the end.
+        let (fh, keep) = f.fs.open(image.ino, false).unwrap();
+        assert!(keep, "a cached image may stay in the page cache");
+        let head = rt.block_on(f.fs.read(fh, 0, 7)).unwrap();
+        assert_eq!(head, bytes[..7]);
+        let tail = rt
+            .block_on(f.fs.read(fh, bytes.len() as u64 - 3, 4096))
+            .unwrap();
+        assert_eq!(tail, bytes[bytes.len() - 3..]);
+        assert!(rt
+            .block_on(f.fs.read(fh, bytes.len() as u64 + 10, 10))
+            .unwrap()
+            .is_empty());
+        f.fs.release(fh);
+        // The sidecar is rendered on first look, and its size is exact.
+        let json = walk(&f.fs, &rt, &photo::hashed_path(&h, 4, "json")).unwrap();
+        let (fh, keep) = f.fs.open(json.ino, false).unwrap();
+        assert!(!keep);
+        let body = rt.block_on(f.fs.read(fh, 0, 1 << 20)).unwrap();
+        assert_eq!(body.len() as u64, json.size);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["title"]["content"], p.title);
+        assert_eq!(v["description"]["content"], "Chợ Bến Thành");
+        assert!(v.get("comments").is_none(), "level 1 has no comments");
+    }
+    // Names that are not there.
+    let h = f.photos[0].0.hash();
+    let dir = photo::hashed_dir(&h, 4);
+    for bad in [
+        format!("{dir}/{h}.png"),
+        format!("{dir}/{}.jpg", "0".repeat(32)),
+        format!("{}/x", &h[..1]),
+        h[..1].to_uppercase(),
+        "g".into(),
+    ] {
+        let e = walk(&f.fs, &rt, &bad).unwrap_err();
+        assert_eq!(e.errno(), libc::ENOENT, "{bad}");
+    }
+    // A file is not a directory.
+    let image = walk(&f.fs, &rt, &photo::hashed_path(&h, 4, "jpg")).unwrap();
+    assert_eq!(
+        f.fs.lookup_now(image.ino, "x")
+            .unwrap()
+            .unwrap_err()
+            .errno(),
+        libc::ENOTDIR
+    );
+}
+
+#[test]
+fn depth_0_and_1_trees() {
+    let f = fixture(5, 0, Some(0));
+    let mut want: Vec<String> = f
+        .photos
+        .iter()
+        .flat_map(|(p, _)| [format!("{}.jpg", p.hash()), format!("{}.json", p.hash())])
+        .collect();
+    want.sort();
+    assert_eq!(names(&f.fs, ROOT_INO)[1..], want[..]);
+    let rt = rt();
+    for (p, bytes) in &f.photos {
+        let a = walk(&f.fs, &rt, &format!("{}.jpg", p.hash())).unwrap();
+        assert_eq!(a.size, bytes.len() as u64);
+    }
+
+    let f = fixture(40, 1, None);
+    let root = names(&f.fs, ROOT_INO);
+    assert!(root[1..].iter().all(|n| n.len() == 1));
+    let (p, _) = &f.photos[3];
+    let h = p.hash();
+    let dir = walk(&f.fs, &rt, &h[..1]).unwrap();
+    assert_eq!(dir.kind, Kind::Dir);
+    let listed = names(&f.fs, dir.ino);
+    assert!(listed.contains(&format!("{h}.jpg")));
+    assert!(
+        !listed.iter().any(|n| n.ends_with(".json")),
+        "no sidecars with --image-only"
+    );
+    assert_eq!(
+        walk(&f.fs, &rt, &format!("{}/{h}.json", &h[..1]))
+            .unwrap_err()
+            .errno(),
+        libc::ENOENT
+    );
+}
+
+#[test]
+fn meta_files_and_refusals() {
+    let f = fixture(3, 2, Some(1));
+    let rt = rt();
+    assert_eq!(
+        names(&f.fs, ROOT_INO + 1),
+        [STATUS_NAME.to_string(), SEARCH_NAME.to_string()]
+    );
+    let status = walk(&f.fs, &rt, ".flickrfs/status").unwrap();
+    let (fh, _) = f.fs.open(status.ino, false).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&rt.block_on(f.fs.read(fh, 0, 1 << 20)).unwrap()).unwrap();
+    assert_eq!(doc["images_cached"], 3);
+    assert_eq!(doc["photos_known"], 3);
+    assert_eq!(doc["api_calls"], 0);
+    // Read-only, and directories are not files.
+    let e = f.fs.open(status.ino, true).unwrap_err();
+    assert_eq!(e.errno(), libc::EROFS);
+    assert_eq!(
+        f.fs.open(ROOT_INO, false).unwrap_err().errno(),
+        libc::EISDIR
+    );
+    // A search directory holds relative links into the hashed tree.
+    let hits = walk(&f.fs, &rt, ".flickrfs/search/Photo 1").unwrap();
+    let links = f.fs.readdir(hits.ino).unwrap();
+    let h = f.photos[1].0.hash();
+    let link = links
+        .iter()
+        .find(|e| e.name == format!("{h}.jpg"))
+        .expect("the photo titled 'Photo 1' is a hit");
+    assert_eq!(link.kind, Kind::Symlink);
+    assert_eq!(
+        f.fs.readlink(link.ino).unwrap(),
+        format!("../../../{}", photo::hashed_path(&h, 2, "jpg"))
+    );
+}

@@ -1,0 +1,140 @@
+//! Directory listings for the kernel: a listing is snapshotted at `opendir` and served by
+//! offset to READDIR and READDIRPLUS alike, through one replier (offsets 1 `.`, 2 `..`, then
+//! the entries), so the two can never disagree.
+
+use crate::fs::{DirEntry, Kind, ROOT_INO};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// One line of a listing as the kernel sees it.
+pub(super) struct Line<'a> {
+    pub ino: u64,
+    /// The offset of the next line.
+    pub next: u64,
+    pub kind: Kind,
+    pub name: &'a str,
+    /// The entry, for lines other than `.` and `..`.
+    pub entry: Option<&'a DirEntry>,
+}
+
+/// Listings of open directories, by handle.
+#[derive(Default)]
+pub(super) struct Listings {
+    open: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
+    next: AtomicU64,
+}
+
+impl Listings {
+    pub fn insert(&self, entries: Vec<DirEntry>) -> u64 {
+        let fh = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        self.open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(fh, Arc::new(entries));
+        fh
+    }
+
+    pub fn get(&self, fh: u64) -> Option<Arc<Vec<DirEntry>>> {
+        self.open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&fh)
+            .cloned()
+    }
+
+    pub fn remove(&self, fh: u64) {
+        self.open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&fh);
+    }
+}
+
+/// Feeds the lines of directory `ino` from `offset` to `add` until it says the reply is full.
+pub(super) fn serve(
+    ino: u64,
+    entries: &[DirEntry],
+    offset: u64,
+    mut add: impl FnMut(Line<'_>) -> bool,
+) {
+    let mut i = offset;
+    loop {
+        let line = match i {
+            0 => Line {
+                ino,
+                next: 1,
+                kind: Kind::Dir,
+                name: ".",
+                entry: None,
+            },
+            1 => Line {
+                ino: ROOT_INO,
+                next: 2,
+                kind: Kind::Dir,
+                name: "..",
+                entry: None,
+            },
+            _ => match entries.get((i - 2) as usize) {
+                Some(e) => Line {
+                    ino: e.ino,
+                    next: i + 1,
+                    kind: e.kind,
+                    name: &e.name,
+                    entry: Some(e),
+                },
+                None => break,
+            },
+        };
+        if add(line) {
+            break;
+        }
+        i += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(entries: &[DirEntry], offset: u64, room: usize) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        serve(7, entries, offset, |l| {
+            if out.len() == room {
+                return true;
+            }
+            out.push((l.name.to_string(), l.next));
+            false
+        });
+        out
+    }
+
+    #[test]
+    fn offsets_resume_where_the_last_reply_stopped() {
+        let entries: Vec<DirEntry> = ["a", "b", "c"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| DirEntry {
+                ino: 100 + i as u64,
+                kind: Kind::File,
+                name: n.to_string(),
+            })
+            .collect();
+        let first = names(&entries, 0, 3);
+        assert_eq!(
+            first,
+            vec![(".".into(), 1), ("..".into(), 2), ("a".into(), 3)]
+        );
+        // The kernel asks again from the last offset it got.
+        let rest = names(&entries, first.last().unwrap().1, 10);
+        assert_eq!(rest, vec![("b".into(), 4), ("c".into(), 5)]);
+        assert!(names(&entries, 5, 10).is_empty(), "past the end");
+        // A rewind starts over.
+        assert_eq!(names(&entries, 0, 10).len(), 5);
+        let l = Listings::default();
+        let fh = l.insert(entries.clone());
+        assert_eq!(l.get(fh).unwrap().len(), 3);
+        l.remove(fh);
+        assert!(l.get(fh).is_none());
+    }
+}

@@ -1,0 +1,328 @@
+//! The `fuser::Filesystem` adapter: converts arguments, answers at once what `fs` knows
+//! locally, spawns the rest onto the tokio runtime with its `Reply` (so no FUSE thread ever
+//! waits on the network), and turns errors into errno (logged once, in `reply`). Decisions
+//! about the tree live in `fs`; what stays here is FUSE itself: the capabilities negotiated at
+//! `init`, open flags, kernel passthrough (`passthrough`), listings served by offset (`dirs`)
+//! and the attributes the kernel already holds, repeated in READDIRPLUS.
+
+mod dirs;
+mod passthrough;
+mod reply;
+
+use crate::config;
+use crate::fs::{Attr, DirEntry, FlickrFs, Kind, ROOT_INO};
+use fuser::{
+    Errno, FileAttr, FileHandle, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
+    KernelConfig, LockOwner, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyDirectoryPlus,
+    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, WriteFlags,
+};
+use reply::{errno, file_attr, file_type, ttl};
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub struct FuseAdapter {
+    fs: Arc<FlickrFs>,
+    rt: tokio::runtime::Handle,
+    uid: u32,
+    gid: u32,
+    dirs: dirs::Listings,
+    passthrough: passthrough::Passthrough,
+    /// The attributes last given to the kernel for inodes whose attributes are not cheap
+    /// (sidecars, images of unknown size, the status file): READDIRPLUS repeats them rather
+    /// than overwrite what the kernel holds with a placeholder.
+    given: Arc<Mutex<HashMap<u64, Attr>>>,
+}
+
+impl FuseAdapter {
+    pub fn new(fs: Arc<FlickrFs>, rt: tokio::runtime::Handle) -> FuseAdapter {
+        // SAFETY: getuid/getgid have no preconditions and cannot fail.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        FuseAdapter {
+            fs,
+            rt,
+            uid,
+            gid,
+            dirs: dirs::Listings::default(),
+            passthrough: passthrough::Passthrough::default(),
+            given: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// What READDIRPLUS says of an entry. One whose attributes would cost a trip (a HEAD, a
+    /// render) goes out with a zero TTL, so the kernel looks it up when it is used, and with
+    /// the attributes the kernel last got for it, so that nothing it holds is overwritten.
+    fn plus_attr(&self, e: &DirEntry) -> (FileAttr, Duration) {
+        let (uid, gid) = (self.uid, self.gid);
+        if let Some(a) = self.fs.entry_attr_now(e) {
+            return (file_attr(&a, uid, gid), ttl(&a));
+        }
+        let known = self
+            .given
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&e.ino)
+            .cloned();
+        let attr = match known {
+            Some(a) => file_attr(&a, uid, gid),
+            None => FileAttr {
+                kind: file_type(e.kind),
+                ..file_attr(&self.fs.dir_attr(e.ino), uid, gid)
+            },
+        };
+        (attr, Duration::ZERO)
+    }
+}
+
+fn remember(given: &Mutex<HashMap<u64, Attr>>, a: &Attr) {
+    if a.kind != Kind::Dir {
+        given
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(a.ino, a.clone());
+    }
+}
+
+fn wants_write(flags: OpenFlags) -> bool {
+    let acc = flags.0 & libc::O_ACCMODE;
+    acc == libc::O_WRONLY
+        || acc == libc::O_RDWR
+        || flags.0 & (libc::O_TRUNC | libc::O_APPEND | libc::O_CREAT) != 0
+}
+
+impl Filesystem for FuseAdapter {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        // Bigger requests: 1 MiB reads instead of 128 KiB (fewer trips per image).
+        let _ = config.add_capabilities(InitFlags::FUSE_MAX_PAGES);
+        // Names and attributes in one trip: `ls -l`, `find` and rsync then skip a lookup per
+        // entry.
+        let _ = config.add_capabilities(InitFlags::FUSE_DO_READDIRPLUS);
+        if let Err(max) = config.set_max_readahead(config::FUSE_MAX_READ) {
+            let _ = config.set_max_readahead(max);
+        }
+        let _ = config.set_max_write(config::FUSE_MAX_READ);
+        if config.add_capabilities(InitFlags::FUSE_PASSTHROUGH).is_ok()
+            && config.set_max_stack_depth(2).is_ok()
+        {
+            self.passthrough.enable();
+        }
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let Some(name) = name.to_str().map(str::to_owned) else {
+            return reply.error(Errno::ENOENT);
+        };
+        if let Some(r) = self.fs.lookup_now(parent.0, &name) {
+            return match r {
+                Ok(a) => reply.entry(&ttl(&a), &file_attr(&a, self.uid, self.gid), Generation(0)),
+                Err(e) => reply.error(errno(e)),
+            };
+        }
+        let (fs, uid, gid, given) = (self.fs.clone(), self.uid, self.gid, self.given.clone());
+        self.rt.spawn(async move {
+            match fs.lookup(parent.0, &name).await {
+                Ok(a) => {
+                    remember(&given, &a);
+                    reply.entry(&ttl(&a), &file_attr(&a, uid, gid), Generation(0))
+                }
+                Err(e) => reply.error(errno(e)),
+            }
+        });
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        if let Some(r) = self.fs.attr_now(ino.0) {
+            return match r {
+                Ok(a) => reply.attr(&ttl(&a), &file_attr(&a, self.uid, self.gid)),
+                Err(e) => reply.error(errno(e)),
+            };
+        }
+        let (fs, uid, gid, given) = (self.fs.clone(), self.uid, self.gid, self.given.clone());
+        self.rt.spawn(async move {
+            match fs.getattr(ino.0).await {
+                Ok(a) => {
+                    remember(&given, &a);
+                    reply.attr(&ttl(&a), &file_attr(&a, uid, gid))
+                }
+                Err(e) => reply.error(errno(e)),
+            }
+        });
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        match self.fs.readlink(ino.0) {
+            Ok(target) => reply.data(target.as_bytes()),
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        match self.fs.readdir(ino.0) {
+            Ok(entries) => {
+                let fh = self.dirs.insert(entries);
+                reply.opened(FileHandle(fh), FopenFlags::empty());
+            }
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let Some(entries) = self.dirs.get(fh.0) else {
+            return reply.error(Errno::EBADF);
+        };
+        dirs::serve(ino.0, &entries, offset, |l| {
+            reply.add(INodeNo(l.ino), l.next, file_type(l.kind), l.name)
+        });
+        reply.ok();
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        let Some(entries) = self.dirs.get(fh.0) else {
+            return reply.error(Errno::EBADF);
+        };
+        let (uid, gid) = (self.uid, self.gid);
+        let dot = file_attr(&self.fs.dir_attr(ino.0), uid, gid);
+        let dotdot = file_attr(&self.fs.dir_attr(ROOT_INO), uid, gid);
+        dirs::serve(ino.0, &entries, offset, |l| {
+            let (attr, ttl) = match l.entry {
+                Some(e) => self.plus_attr(e),
+                None if l.name == "." => (dot, Duration::ZERO),
+                None => (dotdot, Duration::ZERO),
+            };
+            reply.add(INodeNo(l.ino), l.next, l.name, &ttl, &attr, Generation(0))
+        });
+        reply.ok();
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        self.dirs.remove(fh.0);
+        reply.ok();
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        match self.fs.open(ino.0, wants_write(flags)) {
+            Ok((fh, keep)) => {
+                if keep {
+                    let file = || self.fs.cached_image_file(ino.0);
+                    if let Some(id) = self.passthrough.open(ino.0, fh, &reply, file) {
+                        return reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id);
+                    }
+                }
+                let f = if keep {
+                    FopenFlags::FOPEN_KEEP_CACHE
+                } else {
+                    FopenFlags::FOPEN_DIRECT_IO
+                };
+                reply.opened(FileHandle(fh), f)
+            }
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        let fs = self.fs.clone();
+        self.rt.spawn(async move {
+            match fs.read(fh.0, offset, size).await {
+                Ok(data) => reply.data(&data),
+                Err(e) => reply.error(errno(e)),
+            }
+        });
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.fs.release(fh.0);
+        self.passthrough.release(fh.0);
+        reply.ok();
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _offset: u64,
+        _data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        reply.error(Errno::EROFS);
+    }
+
+    // ENOSYS, answered quietly: the kernel then stops asking (no flush or xattr trips on every
+    // close and every `ls -l` entry).
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(Errno::ENOSYS);
+    }
+
+    fn getxattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _name: &OsStr,
+        _size: u32,
+        reply: ReplyXattr,
+    ) {
+        reply.error(Errno::ENOSYS);
+    }
+
+    fn listxattr(&self, _req: &Request, _ino: INodeNo, _size: u32, reply: ReplyXattr) {
+        reply.error(Errno::ENOSYS);
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        let counts = self.fs.engine.index.counts().unwrap_or_default();
+        let blocks = counts.image_bytes.div_ceil(4096);
+        reply.statfs(blocks, 0, 0, counts.photos_indexed * 2, 0, 4096, 255, 4096);
+    }
+}
