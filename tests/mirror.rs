@@ -393,28 +393,38 @@ fn bad_input_gets_one_clear_line_and_nothing_is_damaged() {
     let e = one_line_error(&c.output().unwrap());
     assert!(e.contains("Invalid API Key"), "{e}");
 
-    let mut c = mirror_cmd(
-        &emu,
-        &cache,
-        USER,
-        &["--api-url", "http://127.0.0.1:9/services/rest/"],
-    );
-    c.env("FLICKR_API_KEY", KEY);
-    // The NSID is cached, so force a lookup with another user name.
-    let mut c2 = mirror_cmd(
-        &emu,
-        &cache,
-        "commonsarchive",
-        &["--api-url", "http://127.0.0.1:9/services/rest/"],
-    );
-    let e = one_line_error(&c2.output().unwrap());
+
+    // A Flickr that cannot be reached is named with its cause, the key never.
+    let unreachable = |url: &str| {
+        let mut c = std::process::Command::new(bin("flickrfs"));
+        c.args(["mirror", "--username", "commonsarchive", "--api-url", url])
+            .arg("--cache-path")
+            .arg(&cache)
+            .env("FLICKR_API_KEY", KEY)
+            .env("FLICKR_API_SECRET", SECRET)
+            .env_remove("RUST_LOG");
+        one_line_error(&c.output().unwrap())
+    };
+    let e = unreachable("http://127.0.0.1:9/services/rest/");
+    assert!(e.contains("Connection refused"), "{e}");
     assert!(!e.contains(KEY), "{e}");
-    drop(c);
+    let e = unreachable("ftp://127.0.0.1/services/rest/");
+    assert!(e.contains("\"ftp://127.0.0.1/services/rest/\""), "{e}");
+    assert!(e.contains("http:// or https://"), "{e}");
 
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"x").unwrap();
     let e = one_line_error(&mirror_cmd(&emu, &file, USER, &[]).output().unwrap());
     assert!(e.contains("cache directory"), "{e}");
+    assert!(e.contains("not a directory"), "{e}");
+
+    // Missing arguments are named.
+    let out = std::process::Command::new(bin("flickrfs"))
+        .arg("mount")
+        .output()
+        .unwrap();
+    let e = one_line_error(&out);
+    assert!(e.contains("<USER>") && e.contains("<MOUNTPOINT>"), "{e}");
 
     for bad in [
         &["--fifo", "--lifo"][..],
@@ -428,6 +438,26 @@ fn bad_input_gets_one_clear_line_and_nothing_is_damaged() {
     }
     assert_eq!(tree_files(&cache.join(USER)), snapshot, "cache untouched");
     check_cache(&cache, &exp, 1, 4).assert_complete(50, true, true);
+}
+
+#[test]
+fn an_existing_cache_directory_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let emu = Emu::start(20, 41);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("shared");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o2775)).unwrap();
+    let out = run_ok(mirror_cmd(&emu, &cache, USER, &["--info-level", "1"]));
+    let mode = std::fs::metadata(&cache).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o2775, "the owner's choice is kept");
+    // Others can read it: said once, with what to do.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("other users can read it").count(), 1, "{err}");
+    // What flickrfs creates inside is private.
+    let user = std::fs::metadata(cache.join(USER)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(user, 0o700);
+    check_cache(&cache, &emu.expected(USER), 1, 4).assert_complete(20, true, true);
 }
 
 #[test]

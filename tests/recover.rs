@@ -125,6 +125,26 @@ fn kill9(m: &mut Mount) {
 }
 
 #[test]
+fn unmount_refuses_what_is_not_a_flickrfs_mount() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmpfs::mount(&dir.path().join("t"), "1m");
+    std::fs::write(t.0.join("keep"), b"precious").unwrap();
+    for target in [t.0.as_path(), Path::new("/proc")] {
+        let out = Command::new(bin("flickrfs"))
+            .arg("unmount")
+            .arg(target)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not a flickrfs mount"), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    assert_eq!(std::fs::read(t.0.join("keep")).unwrap(), b"precious");
+    assert!(Path::new("/proc/self/mountinfo").exists());
+}
+
+#[test]
 fn a_killed_mount_is_mounted_again_at_the_same_place_and_unmounts_quietly() {
     if !fuse_available() {
         return;

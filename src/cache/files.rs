@@ -33,18 +33,75 @@ pub fn part_path(final_path: &Path) -> PathBuf {
         .join(format!(".{name}{PART_SUFFIX}"))
 }
 
-/// Creates `dir` (and parents) with mode 0700 when missing; tightens an existing one to 0700.
+/// Creates `dir` (and missing parents) with mode 0700. An existing directory keeps its mode:
+/// the person who made it chose it (a group-shared 2775 archive stays shared); a warning says
+/// so when others can read it. Fails when `dir` exists and is not a directory.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let mut perm = fs::metadata(dir)?.permissions();
-    if perm.mode() & 0o777 != 0o700 {
-        perm.set_mode(0o700);
-        fs::set_permissions(dir, perm)?;
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {
+            if m.permissions().mode() & 0o007 != 0 {
+                warn_world_readable(dir, m.permissions().mode());
+            }
+            Ok(())
+        }
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "it exists and is not a directory",
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir),
+        Err(e) => Err(e),
     }
-    Ok(())
+}
+
+/// Once per directory and process: a cache others can read exposes what it mirrors.
+fn warn_world_readable(dir: &Path, mode: u32) {
+    static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if warned.iter().any(|d| d == dir) {
+        return;
+    }
+    warned.push(dir.to_path_buf());
+    tracing::warn!(
+        "cache directory {} has mode {:o}: other users can read it (chmod o-rwx {} to keep it private)",
+        dir.display(),
+        mode & 0o7777,
+        dir.display()
+    );
+}
+
+/// One line for a cache directory that cannot be used: what is wrong and what to do.
+pub fn describe_dir_error(dir: &Path, e: &io::Error) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let d = dir.display();
+    match e.kind() {
+        io::ErrorKind::AlreadyExists | io::ErrorKind::NotADirectory => format!(
+            "cannot use cache directory {d}: it (or a parent of it) is a file, not a directory; choose another --cache-path"
+        ),
+        io::ErrorKind::PermissionDenied => {
+            // The nearest existing ancestor says whose it is.
+            let owner = dir
+                .ancestors()
+                .find_map(|a| fs::metadata(a).ok().map(|m| (a.to_path_buf(), m.uid())));
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let me = unsafe { libc::geteuid() };
+            match owner {
+                Some((a, uid)) if uid != me => format!(
+                    "cannot use cache directory {d}: {} belongs to uid {uid} and this is uid {me}; run as its owner or choose a --cache-path you own",
+                    a.display()
+                ),
+                _ => format!(
+                    "cannot use cache directory {d}: permission denied; check its permissions (ls -ld {d}) or choose another --cache-path"
+                ),
+            }
+        }
+        io::ErrorKind::ReadOnlyFilesystem => format!(
+            "cannot use cache directory {d}: the file system is read-only; choose a --cache-path on a writable disk"
+        ),
+        _ => format!("cannot use cache directory {d}: {e}"),
+    }
 }
 
 /// The cache directory of one user.

@@ -296,14 +296,10 @@ pub fn parse_or_exit<P: Parser>(name: &str) -> P {
                     );
                 }
                 _ => {
-                    let rendered = e.render().to_string();
-                    let first = rendered
-                        .lines()
-                        .find(|l| !l.trim().is_empty())
-                        .unwrap_or("invalid arguments")
-                        .trim()
-                        .trim_start_matches("error: ");
-                    eprintln!("{name}: error: {first} (see {name} --help)");
+                    eprintln!(
+                        "{name}: error: {} (see {name} --help)",
+                        one_line(&e.render().to_string())
+                    );
                     std::process::exit(2);
                 }
             }
@@ -311,9 +307,42 @@ pub fn parse_or_exit<P: Parser>(name: &str) -> P {
     }
 }
 
+/// clap's usage error as one line. A first line ending in `:` is followed by what it is about
+/// (the missing arguments, each indented on a line of its own): those join it, so that the
+/// line names them.
+fn one_line(rendered: &str) -> String {
+    let mut lines = rendered.lines().skip_while(|l| l.trim().is_empty());
+    let first = lines
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim()
+        .trim_start_matches("error: ")
+        .to_string();
+    if !first.ends_with(':') {
+        return first;
+    }
+    let what: Vec<&str> = lines
+        .take_while(|l| l.starts_with(char::is_whitespace) && !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    format!("{first} {}", what.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_argument_is_named() {
+        let e = Cli::try_parse_from(["flickrfs", "mount"]).unwrap_err();
+        let line = one_line(&e.render().to_string());
+        assert!(line.contains("<USER>"), "{line}");
+        assert!(line.contains("<MOUNTPOINT>"), "{line}");
+        assert!(!line.contains('\n'));
+        let e = Cli::try_parse_from(["flickrfs", "mirror", "--bogus"]).unwrap_err();
+        let line = one_line(&e.render().to_string());
+        assert!(line.contains("--bogus"), "{line}");
+    }
 
     #[test]
     fn intervals() {

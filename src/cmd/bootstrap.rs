@@ -46,23 +46,15 @@ pub fn build_api(common: &CommonArgs) -> Result<FlickrApi, String> {
 
 /// Checks that the cache path can be created and written before any network work.
 pub fn check_cache_path(common: &CommonArgs) -> Result<(), String> {
-    crate::cache::files::ensure_private_dir(&common.cache_path).map_err(|e| {
-        format!(
-            "cannot use cache directory {}: {e}",
-            common.cache_path.display()
-        )
-    })?;
+    crate::cache::files::ensure_private_dir(&common.cache_path)
+        .map_err(|e| crate::cache::files::describe_dir_error(&common.cache_path, &e))?;
     let probe = common.cache_path.join(format!(
         ".write-probe.{}{}",
         std::process::id(),
         crate::cache::files::TEMP_SUFFIX
     ));
-    std::fs::write(&probe, b"").map_err(|e| {
-        format!(
-            "cannot write to cache directory {}: {e}",
-            common.cache_path.display()
-        )
-    })?;
+    std::fs::write(&probe, b"")
+        .map_err(|e| crate::cache::files::describe_dir_error(&common.cache_path, &e))?;
     let _ = std::fs::remove_file(probe);
     Ok(())
 }

@@ -64,7 +64,7 @@ pub fn read_keys_file(path: &Path) -> Result<Option<ApiKeys>, String> {
 /// Writes the keys file atomically with mode 0600 (the cache directory is created 0700).
 pub fn save_keys_file(cache_path: &Path, keys: &ApiKeys) -> Result<PathBuf, String> {
     crate::cache::files::ensure_private_dir(cache_path)
-        .map_err(|e| format!("cannot create {}: {e}", cache_path.display()))?;
+        .map_err(|e| crate::cache::files::describe_dir_error(cache_path, &e))?;
     let path = keys_path(cache_path);
     let tmp = cache_path.join(format!(
         ".{KEYS_FILE}.{}{}",

@@ -70,6 +70,16 @@ pub fn unmount(mnt: &Path) -> Result<PathBuf, String> {
     match mounted(&abs) {
         None => return Err(format!("{} is not mounted", abs.display())),
         Some(m) if stale && !m.is_flickrfs() => return Err(refusal(&abs, &m.fstype)),
+        // Only ever a flickrfs mount: anything else (a tmpfs, a disk, /proc) is not ours, and
+        // fusermount3 run as root would unmount it all the same.
+        Some(m) if !m.is_flickrfs() => {
+            return Err(format!(
+                "{} is a {} mount (source {:?}), not a flickrfs mount: refusing to unmount it",
+                abs.display(),
+                m.fstype,
+                m.source
+            ))
+        }
         Some(_) => {}
     }
     let tool = fusermount()?;

@@ -88,7 +88,7 @@ pub fn is_placeholder(url: &reqwest::Url) -> bool {
 }
 
 fn transport(e: reqwest::Error) -> String {
-    e.without_url().to_string()
+    crate::flickr::transport_message(e)
 }
 
 /// Downloads `url` into `tmp` (which may already hold a prefix from an earlier attempt) and

@@ -53,12 +53,8 @@ fn open_dir(
     resolved: Option<FlickrUser>,
     rebuild: bool,
 ) -> Result<(FlickrUser, Store, Index), SyncError> {
-    let store = Store::open(cache_path, dir, depth).map_err(|e| {
-        SyncError::Io(format!(
-            "cannot use cache directory {}: {e}",
-            cache_path.display()
-        ))
-    })?;
+    let store = Store::open(cache_path, dir, depth)
+        .map_err(|e| SyncError::Io(crate::cache::files::describe_dir_error(cache_path, &e)))?;
     let path = store.meta_dir().join("index.sqlite");
     if rebuild {
         if let Some(aside) = set_aside(&path)? {

@@ -48,6 +48,23 @@ pub struct ClientOptions {
     pub timeout: Duration,
 }
 
+/// An API URL the client can call: absolute, http or https, with a host. Said in one line
+/// that names what was given and what is expected.
+fn check_api_url(url: &str) -> Result<(), FlickrError> {
+    let expected =
+        "expected an http:// or https:// URL such as https://api.flickr.com/services/rest";
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        Ok(u) => Err(FlickrError::Config(format!(
+            "invalid API URL {url:?}: scheme {:?} is not supported, {expected}",
+            u.scheme()
+        ))),
+        Err(e) => Err(FlickrError::Config(format!(
+            "invalid API URL {url:?}: {e}, {expected}"
+        ))),
+    }
+}
+
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
@@ -119,18 +136,13 @@ impl FlickrApi {
         consumer_secret: &str,
         opts: ClientOptions,
     ) -> Result<FlickrApi, FlickrError> {
-        if reqwest::Url::parse(&opts.api_url).is_err() {
-            return Err(FlickrError::Transport(format!(
-                "invalid API URL {:?}",
-                opts.api_url
-            )));
-        }
+        check_api_url(&opts.api_url)?;
         let http = reqwest::Client::builder()
             .timeout(opts.timeout)
             .connect_timeout(Duration::from_secs(20))
             .user_agent(concat!("flickrfs/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| FlickrError::Transport(e.without_url().to_string()))?;
+            .map_err(|e| FlickrError::Transport(super::error::transport_message(e)))?;
         Ok(FlickrApi::build(consumer_key, consumer_secret, opts, http))
     }
 
@@ -335,7 +347,7 @@ impl FlickrApi {
             Err(e) => {
                 return Attempt::Retry {
                     after: None,
-                    err: FlickrError::Transport(e.without_url().to_string()),
+                    err: FlickrError::Transport(super::error::transport_message(e)),
                 }
             }
         };
@@ -367,7 +379,7 @@ impl FlickrApi {
             Err(e) => {
                 return Attempt::Retry {
                     after: None,
-                    err: FlickrError::Transport(e.without_url().to_string()),
+                    err: FlickrError::Transport(super::error::transport_message(e)),
                 }
             }
         };

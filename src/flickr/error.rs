@@ -13,6 +13,8 @@ pub enum FlickrError {
     Transport(String),
     /// A body that is not the JSON Flickr promises.
     InvalidResponse(String),
+    /// A setting that can never work (an API URL that is not http or https): said as is.
+    Config(String),
 }
 
 impl FlickrError {
@@ -41,8 +43,31 @@ impl std::fmt::Display for FlickrError {
             FlickrError::Http { status } => write!(f, "Flickr answered HTTP {status}"),
             FlickrError::Transport(m) => write!(f, "cannot reach Flickr: {m}"),
             FlickrError::InvalidResponse(m) => write!(f, "unexpected answer from Flickr: {m}"),
+            FlickrError::Config(m) => f.write_str(m),
         }
     }
 }
 
 impl std::error::Error for FlickrError {}
+
+/// A transport failure in words a person can act on: reqwest's own ("error sending request")
+/// says nothing, so the innermost cause joins it ("Connection refused", "dns error: ...").
+/// The URL (which holds the API key) is dropped; the causes are socket and TLS errors that
+/// never hold it.
+pub fn transport_message(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut msg = e.to_string();
+    let mut cause: Option<String> = None;
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        cause = Some(s.to_string());
+        src = s.source();
+    }
+    if let Some(c) = cause.filter(|c| !msg.contains(c.as_str())) {
+        msg = format!("{msg}: {c}");
+    }
+    if e.is_timeout() && !msg.contains("timed out") {
+        msg.push_str(" (timed out)");
+    }
+    msg
+}

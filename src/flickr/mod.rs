@@ -7,7 +7,7 @@ mod ratelimit;
 mod types;
 
 pub use client::{is_nsid, ClientOptions, FlickrApi, DEFAULT_API_URL, LISTING_EXTRAS};
-pub use error::FlickrError;
+pub use error::{transport_message, FlickrError};
 pub use html::decode_entities;
 pub use ratelimit::RateLimiter;
 pub use types::{FlickrUser, PhotoInfo, PhotoPage};
