@@ -393,7 +393,6 @@ fn bad_input_gets_one_clear_line_and_nothing_is_damaged() {
     let e = one_line_error(&c.output().unwrap());
     assert!(e.contains("Invalid API Key"), "{e}");
 
-
     // A Flickr that cannot be reached is named with its cause, the key never.
     let unreachable = |url: &str| {
         let mut c = std::process::Command::new(bin("flickrfs"));
@@ -455,7 +454,11 @@ fn an_existing_cache_directory_keeps_its_mode() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.matches("other users can read it").count(), 1, "{err}");
     // What flickrfs creates inside is private.
-    let user = std::fs::metadata(cache.join(USER)).unwrap().permissions().mode() & 0o777;
+    let user = std::fs::metadata(cache.join(USER))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(user, 0o700);
     check_cache(&cache, &emu.expected(USER), 1, 4).assert_complete(20, true, true);
 }
