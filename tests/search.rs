@@ -472,3 +472,62 @@ fn mount_search_directory_lists_links_that_resolve() {
     assert_eq!(err.raw_os_error(), Some(libc::EROFS), "{err}");
     assert!(m.stop().success());
 }
+
+#[test]
+fn status_counts_failed_runs_and_one_broken_index_spoils_only_its_user() {
+    let (emu, dir) = mirrored(60, 43);
+    let cache = dir.path().join("c");
+    let other = "commonsarchive";
+    run_ok(mirror_cmd(&emu, &cache, other, &["--info-level", "1"]));
+    // A run that fails (a revoked key) is counted, with its cause, and no photo is blamed.
+    let mut c = mirror_cmd(&emu, &cache, USER, &[]);
+    c.env("FLICKR_API_KEY", "revoked-key");
+    assert!(!c.output().unwrap().status.success());
+    let v = json_of(&cache, &["status", USER, "--json"]);
+    assert_eq!(v[0]["errors"], 1, "{v}");
+    assert_eq!(v[0]["photos_in_error"], 0, "{v}");
+    let line = v[0]["recent_errors"][0].as_str().unwrap();
+    assert!(line.contains("Invalid API Key"), "{line}");
+    assert!(line.contains(" UTC "), "when it happened: {line}");
+
+    // The other user's index is damaged: that user says so, this one still shows.
+    let meta = cache.join(other).join(".flickrfs");
+    for f in ["index.sqlite-wal", "index.sqlite-shm"] {
+        let _ = std::fs::remove_file(meta.join(f));
+    }
+    std::fs::write(meta.join("index.sqlite"), vec![b'x'; 8192]).unwrap();
+    let out = flickrfs(&cache, &["status", "--json"]);
+    assert!(!out.status.success(), "a broken index is an error");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_user = |u: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["username"] == u)
+            .cloned()
+            .unwrap_or_else(|| panic!("{u} missing: {v}"))
+    };
+    assert_eq!(by_user(USER)["photos_indexed"], 60);
+    assert!(by_user(other)["error"].as_str().unwrap().contains(other));
+    let text = flickrfs(&cache, &["status"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("photos indexed"), "{text}");
+    assert!(text.contains(&format!("{other}  error:")), "{text}");
+
+    // Search too: the good user's photos are still found.
+    let exp = emu.expected(USER);
+    let word = exp
+        .photos
+        .iter()
+        .flat_map(|p| p.title.split_whitespace())
+        .find(|w| w.chars().count() >= 4 && w.chars().all(char::is_alphanumeric))
+        .unwrap()
+        .to_string();
+    let out = flickrfs(&cache, &["search", &word, "--json"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(other), "{err}");
+    let hits: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!hits.as_array().unwrap().is_empty(), "{word}");
+    assert!(hits.as_array().unwrap().iter().all(|h| h["user"] == USER));
+}

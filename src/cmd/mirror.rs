@@ -72,7 +72,13 @@ async fn run(args: MirrorArgs, progress: bool) -> Result<i32, String> {
             tracing::warn!("Interrupted; the next run resumes where this one stopped");
             Ok(130)
         }
-        Err(e) => Err(e),
+        Err(e) => {
+            // Recorded for `status`, here and now: this process ends with it.
+            engine
+                .index
+                .record_failure(None, &format!("mirror failed: {e}"));
+            Err(e)
+        }
     }
 }
 

@@ -169,6 +169,7 @@ async fn background(engine: Arc<Engine>, no_prefetch: bool, refresh: Duration) {
             // and reads of uncached photos answer ENOSPC.
             Err(e @ SyncError::NoSpace { .. }) => {
                 tracing::error!("Prefetch stopped: {e}");
+                engine.note_failure(None, &format!("prefetch stopped: {e}"));
                 failures = 0;
             }
             Err(e) if failures < crate::config::BACKGROUND_RETRIES => {
@@ -176,6 +177,7 @@ async fn background(engine: Arc<Engine>, no_prefetch: bool, refresh: Duration) {
                     .saturating_mul(1 << failures.min(16))
                     .min(crate::config::BACKGROUND_RETRY_MAX);
                 failures += 1;
+                engine.note_failure(None, &format!("background sync failed: {e}"));
                 tracing::warn!(
                     "Background sync failed: {e}; trying again in {}s",
                     pause.as_secs()
@@ -184,6 +186,7 @@ async fn background(engine: Arc<Engine>, no_prefetch: bool, refresh: Duration) {
                 continue;
             }
             Err(e) => {
+                engine.note_failure(None, &format!("background sync failed: {e}"));
                 tracing::error!(
                     "Background sync failed {} times, last: {e}; next try at the next refresh",
                     failures + 1

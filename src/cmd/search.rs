@@ -38,7 +38,7 @@ pub fn run_search(
     query: &str,
     locale: Option<&str>,
     limit: usize,
-) -> Result<Vec<Found>, String> {
+) -> Result<(Vec<Found>, Vec<String>), String> {
     let locale = match locale {
         None => None,
         Some(l) => Some(
@@ -50,8 +50,18 @@ pub fn run_search(
         ),
     };
     let mut out = Vec::new();
+    let mut broken = Vec::new();
     for user in users {
-        let (dir, index) = open_index(cache, user, true)?;
+        // With several users, one user's unreadable index is said for that user, and the
+        // others are still searched.
+        let (dir, index) = match open_index(cache, user, true) {
+            Ok(x) => x,
+            Err(e) if users.len() > 1 => {
+                broken.push(e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let depth = index
             .meta_i64("depth")
             .ok()
@@ -63,7 +73,14 @@ pub fn run_search(
             .ok()
             .flatten()
             .unwrap_or_else(|| user.clone());
-        let hits: Vec<Hit> = index.search(query, locale.as_deref(), limit)?;
+        let hits: Vec<Hit> = match index.search(query, locale.as_deref(), limit) {
+            Ok(h) => h,
+            Err(e) if users.len() > 1 => {
+                broken.push(format!("{user}: {e}"));
+                continue;
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         for h in hits {
             let image = locate(&dir, depth, &h.id, &h.ext);
             let info = locate(&dir, depth, &h.id, "json");
@@ -82,7 +99,7 @@ pub fn run_search(
     }
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
     out.truncate(limit);
-    Ok(out)
+    Ok((out, broken))
 }
 
 fn render_text(found: &[Found], query: &str) -> String {
@@ -140,7 +157,10 @@ pub fn main(args: SearchArgs) -> i32 {
         args.locale.as_deref(),
         args.limit as usize,
     ) {
-        Ok(found) => {
+        Ok((found, broken)) => {
+            for b in &broken {
+                eprintln!("flickrfs: error: {b}");
+            }
             if args.json {
                 match serde_json::to_string_pretty(&found) {
                     Ok(s) => println!("{s}"),
@@ -152,7 +172,7 @@ pub fn main(args: SearchArgs) -> i32 {
             } else {
                 print!("{}", render_text(&found, &args.query));
             }
-            0
+            i32::from(!broken.is_empty())
         }
         Err(e) => {
             eprintln!("flickrfs: error: {e}");

@@ -28,10 +28,26 @@ pub struct UserStatus {
     /// Unix seconds of the end of the last completed run, if any.
     pub last_sync: Option<i64>,
     pub api_calls_last_hour: u64,
-    /// Photos whose last attempt failed.
+    /// Photos whose last attempt failed (and are still in the stream).
+    pub photos_in_error: u64,
+    /// Errors of every kind met in the last 24 hours: photos that failed, reads through a
+    /// mount answered with an error, failed syncs, a full disk.
     pub errors: u64,
-    /// The latest error messages, newest first.
+    /// The latest errors, newest first: `<time> photo <hash>: <message>`.
     pub recent_errors: Vec<String>,
+}
+
+/// One recorded error as a line: when, which photo (by its file name's hash), what.
+pub fn error_line(e: &crate::cache::db::ErrorEvent) -> String {
+    match &e.photo_id {
+        Some(id) => format!(
+            "{} photo {}: {}",
+            format_time(e.at),
+            crate::photo::hash(id),
+            e.message
+        ),
+        None => format!("{} {}", format_time(e.at), e.message),
+    }
 }
 
 /// Gathers the figures of one user.
@@ -46,11 +62,8 @@ pub fn gather(cache: &Path, user: &str) -> Result<UserStatus, String> {
     let recent_errors: Vec<String> = index
         .recent_errors(5)
         .map_err(err)?
-        .into_iter()
-        .map(|(id, msg)| match id {
-            Some(id) => format!("photo {}: {msg}", crate::photo::hash(&id)),
-            None => msg,
-        })
+        .iter()
+        .map(error_line)
         .collect();
     Ok(UserStatus {
         username: index
@@ -77,7 +90,10 @@ pub fn gather(cache: &Path, user: &str) -> Result<UserStatus, String> {
         bytes_on_disk: dir_bytes(&dir),
         last_sync: index.meta_i64("last_sync").map_err(err)?,
         api_calls_last_hour: index.api_calls_last_hour().map_err(err)?,
-        errors: counts.errors,
+        photos_in_error: counts.errors,
+        errors: index
+            .errors_since(crate::cache::db::now() - 86_400)
+            .map_err(err)?,
         recent_errors,
         path: dir,
     })
@@ -148,7 +164,8 @@ fn render_text(s: &UserStatus) -> String {
                 .unwrap_or_else(|| "never completed".into()),
         ),
         ("API calls last hour", s.api_calls_last_hour.to_string()),
-        ("errors", s.errors.to_string()),
+        ("photos in error", s.photos_in_error.to_string()),
+        ("errors last 24h", s.errors.to_string()),
     ];
     for (k, v) in lines {
         out.push_str(&format!("  {k:<20} {v}\n"));
@@ -162,9 +179,16 @@ fn render_text(s: &UserStatus) -> String {
 /// Runs the command; returns the exit code.
 pub fn main(args: StatusArgs) -> i32 {
     match run(&args) {
-        Ok(out) => {
+        Ok(Status { out, failed }) => {
             print!("{out}");
-            0
+            if failed > 0 {
+                eprintln!(
+                    "flickrfs: error: the index of {failed} user(s) could not be read (see above)"
+                );
+                1
+            } else {
+                0
+            }
         }
         Err(e) => {
             eprintln!("flickrfs: error: {e}");
@@ -173,27 +197,52 @@ pub fn main(args: StatusArgs) -> i32 {
     }
 }
 
-fn run(args: &StatusArgs) -> Result<String, String> {
+fn run(args: &StatusArgs) -> Result<Status, String> {
     let users = match &args.user {
         Some(u) => vec![u.clone()],
         None => mirrored_users(&args.cache_path),
     };
-    let all: Vec<UserStatus> = users
+    // One user's unreadable index is that user's line; the others still show.
+    let all: Vec<(String, Result<UserStatus, String>)> = users
         .iter()
-        .map(|u| gather(&args.cache_path, u))
-        .collect::<Result<_, _>>()?;
-    if args.json {
-        let mut s = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
+        .map(|u| (u.clone(), gather(&args.cache_path, u)))
+        .collect();
+    let failed = all.iter().filter(|(_, r)| r.is_err()).count();
+    if args.user.is_some() && failed == 1 {
+        if let Some((_, Err(e))) = all.into_iter().next() {
+            return Err(e);
+        }
+        unreachable!("one user asked, one failure");
+    }
+    let out = if args.json {
+        let docs: Vec<serde_json::Value> = all
+            .iter()
+            .map(|(u, r)| match r {
+                Ok(s) => serde_json::to_value(s).unwrap_or_default(),
+                Err(e) => serde_json::json!({ "username": u, "error": e }),
+            })
+            .collect();
+        let mut s = serde_json::to_string_pretty(&docs).map_err(|e| e.to_string())?;
         s.push('\n');
-        return Ok(s);
-    }
-    if all.is_empty() {
-        return Ok(format!(
-            "No mirrored photostream in {}\n",
-            args.cache_path.display()
-        ));
-    }
-    Ok(all.iter().map(render_text).collect::<Vec<_>>().join("\n"))
+        s
+    } else if all.is_empty() {
+        format!("No mirrored photostream in {}\n", args.cache_path.display())
+    } else {
+        all.iter()
+            .map(|(u, r)| match r {
+                Ok(s) => render_text(s),
+                Err(e) => format!("{u}  error: {e}\n"),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    Ok(Status { out, failed })
+}
+
+/// What `status` prints, and how many users could not be read (exit 1 when any).
+struct Status {
+    out: String,
+    failed: usize,
 }
 
 #[cfg(test)]

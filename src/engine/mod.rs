@@ -7,10 +7,12 @@
 //! means; index set aside for a rebuild), `listing` (pages in, index updated), `planner`
 //! (which page next, which photos may run), `scheduler` (lister + dispatcher + claims),
 //! `fetch` (one photo: image, then sidecar), `download` (HTTP GET/HEAD of image files),
-//! `stream` (downloads followed by readers), `sidecar` (the JSON file), `relabel` (sidecars
+//! `stream` (downloads followed by readers), `failures` (errors met outside a photo's fetch,
+//! recorded for `status`), `sidecar` (the JSON file), `relabel` (sidecars
 //! again after the language detector changed), `imageinfo` and `verify` (checking images).
 
 pub mod download;
+mod failures;
 mod fetch;
 pub mod imageinfo;
 mod listing;
@@ -251,6 +253,8 @@ pub struct Engine {
     /// Set by a worker that met a fault every photo would meet (a full disk): the dispatcher
     /// starts nothing more, and the run ends with this error.
     halted: Mutex<Option<SyncError>>,
+    /// Failure records being written (see `failures`).
+    failures_in_flight: AtomicUsize,
 }
 
 impl Engine {
@@ -281,6 +285,7 @@ impl Engine {
             last_listed: Mutex::new(None),
             streams: stream::Streams::default(),
             halted: Mutex::new(None),
+            failures_in_flight: AtomicUsize::new(0),
         }))
     }
 

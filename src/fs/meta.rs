@@ -118,7 +118,10 @@ impl FlickrFs {
             "api_calls_left_this_hour": self.engine.api.calls_left_this_hour(),
             "api_calls_by_method": self.engine.api.call_counts(),
             "images_downloaded": stats.images_downloaded.load(Ordering::Relaxed),
-            "errors": counts.errors,
+            "photos_in_error": counts.errors,
+            "errors": self.engine.index.errors_since(crate::engine::now_secs() - 86_400).unwrap_or(0),
+            "recent_errors": self.engine.index.recent_errors(5).unwrap_or_default().iter()
+                .map(crate::cmd::status::error_line).collect::<Vec<_>>(),
             "order": format!("{:?}", self.engine.opts.order).to_lowercase(),
             "sync": if stats.idle.load(Ordering::SeqCst) { "idle" } else { "syncing" },
         });

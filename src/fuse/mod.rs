@@ -118,7 +118,7 @@ impl Filesystem for FuseAdapter {
         if let Some(r) = self.fs.lookup_now(parent.0, &name) {
             return match r {
                 Ok(a) => reply.entry(&ttl(&a), &file_attr(&a, self.uid, self.gid), Generation(0)),
-                Err(e) => reply.error(errno(e)),
+                Err(e) => reply.error(errno(&self.fs, e)),
             };
         }
         let (fs, uid, gid, given) = (self.fs.clone(), self.uid, self.gid, self.given.clone());
@@ -128,7 +128,7 @@ impl Filesystem for FuseAdapter {
                     remember(&given, &a);
                     reply.entry(&ttl(&a), &file_attr(&a, uid, gid), Generation(0))
                 }
-                Err(e) => reply.error(errno(e)),
+                Err(e) => reply.error(errno(&fs, e)),
             }
         });
     }
@@ -137,7 +137,7 @@ impl Filesystem for FuseAdapter {
         if let Some(r) = self.fs.attr_now(ino.0) {
             return match r {
                 Ok(a) => reply.attr(&ttl(&a), &file_attr(&a, self.uid, self.gid)),
-                Err(e) => reply.error(errno(e)),
+                Err(e) => reply.error(errno(&self.fs, e)),
             };
         }
         let (fs, uid, gid, given) = (self.fs.clone(), self.uid, self.gid, self.given.clone());
@@ -147,7 +147,7 @@ impl Filesystem for FuseAdapter {
                     remember(&given, &a);
                     reply.attr(&ttl(&a), &file_attr(&a, uid, gid))
                 }
-                Err(e) => reply.error(errno(e)),
+                Err(e) => reply.error(errno(&fs, e)),
             }
         });
     }
@@ -155,7 +155,7 @@ impl Filesystem for FuseAdapter {
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
         match self.fs.readlink(ino.0) {
             Ok(target) => reply.data(target.as_bytes()),
-            Err(e) => reply.error(errno(e)),
+            Err(e) => reply.error(errno(&self.fs, e)),
         }
     }
 
@@ -165,7 +165,7 @@ impl Filesystem for FuseAdapter {
                 let fh = self.dirs.insert(entries);
                 reply.opened(FileHandle(fh), FopenFlags::empty());
             }
-            Err(e) => reply.error(errno(e)),
+            Err(e) => reply.error(errno(&self.fs, e)),
         }
     }
 
@@ -239,7 +239,7 @@ impl Filesystem for FuseAdapter {
                 };
                 reply.opened(FileHandle(fh), f)
             }
-            Err(e) => reply.error(errno(e)),
+            Err(e) => reply.error(errno(&self.fs, e)),
         }
     }
 
@@ -258,7 +258,7 @@ impl Filesystem for FuseAdapter {
         self.rt.spawn(async move {
             match fs.read(fh.0, offset, size).await {
                 Ok(data) => reply.data(&data),
-                Err(e) => reply.error(errno(e)),
+                Err(e) => reply.error(errno(&fs, e)),
             }
         });
     }

@@ -2,17 +2,22 @@
 //! here once at the level the error carries (never below, never twice).
 
 use crate::config;
-use crate::fs::{Attr, Error, Kind};
+use crate::fs::{Attr, Error, FlickrFs, Kind};
 use fuser::{Errno, FileAttr, FileType, INodeNo};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// The errno for `e`, after logging it once with its cause.
-pub(super) fn errno(e: Error) -> Errno {
+/// The errno for `e`, after logging it once with its cause. A warning or an error (not an
+/// ENOENT, not a refused write) is also counted in the index, for `status`.
+pub(super) fn errno(fs: &Arc<FlickrFs>, e: Error) -> Errno {
     match e.level() {
         tracing::Level::ERROR => tracing::error!("{e}"),
         tracing::Level::WARN => tracing::warn!("{e}"),
         tracing::Level::INFO => tracing::info!("{e}"),
         _ => tracing::debug!("{e}"),
+    }
+    if matches!(e.level(), tracing::Level::ERROR | tracing::Level::WARN) {
+        fs.engine.note_failure(None, &format!("mount: {e}"));
     }
     Errno::from_i32(e.errno())
 }

@@ -11,7 +11,7 @@ mod schema;
 pub mod search;
 mod telemetry;
 
-pub use telemetry::IndexCounts;
+pub use telemetry::{ErrorEvent, IndexCounts};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;

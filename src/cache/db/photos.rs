@@ -4,7 +4,7 @@
 //! no longer used). A photo the last sweep did not see carries `deleted_at`: it stays (an
 //! archive outlives its source) but is never pending again.
 
-use super::{now, search, Index};
+use super::{search, Index};
 use crate::photo::{Comment, Photo, Size};
 use rusqlite::{params, OptionalExtension};
 
@@ -362,16 +362,12 @@ impl Index {
 
     /// Marks a photo's work finished for this run (with an error, or none).
     pub fn finish(&self, id: &str, error: Option<&str>) -> rusqlite::Result<()> {
-        let conn = self.conn();
-        conn.execute(
+        self.conn().execute(
             "UPDATE photos SET pending = 0, error = ?2 WHERE id = ?1",
             params![id, error],
         )?;
         if let Some(msg) = error {
-            conn.execute(
-                "INSERT INTO errors(at, photo_id, message) VALUES (?1, ?2, ?3)",
-                params![now(), id, msg],
-            )?;
+            self.record_failure(Some(id), msg);
         }
         Ok(())
     }
