@@ -453,3 +453,101 @@ fn wait_for_idle(mnt: &Path) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn with_flickr_down_uncached_files_fail_at_once_and_the_mount_recovers() {
+    if !fuse_available() {
+        return;
+    }
+    let cfg = flickr_emulator::EmulatorConfig {
+        photos: 300,
+        seed: 71,
+        ..Default::default()
+    };
+    let mut emu = Emu::start_with(cfg.clone());
+    let port: u16 = emu
+        .api_url()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let mnt = dir.path().join("mnt");
+    let exp = emu.expected(USER);
+    let mut m = Mount::start(
+        &emu,
+        &cache,
+        &mnt,
+        USER,
+        &["--no-prefetch", "--wait-index", "--info-level", "1"],
+    );
+    let read =
+        |p: &flickr_emulator::ExpectedPhoto| std::fs::read(photo_path(&mnt, "", &p.id, &p.ext, 4));
+    let (cached, uncached) = exp.photos.split_at(5);
+    for p in cached {
+        assert_eq!(md5_hex(&read(p).unwrap()), p.best_md5);
+    }
+
+    // Flickr goes away: every connection is refused.
+    let e = emu.emu.take().unwrap();
+    emu.rt.block_on(e.shutdown());
+    // A walk that needs every uncached image's size (a HEAD each, retried for half a minute
+    // each without the breaker) ends in seconds, with errors for those files.
+    let start = Instant::now();
+    let du = std::process::Command::new("du")
+        .arg("-ab")
+        .arg(&mnt)
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    eprintln!(
+        "du of {} photos with Flickr down: {took:?}",
+        exp.photos.len()
+    );
+    assert!(took < Duration::from_secs(10), "du took {took:?}");
+    assert!(!du.status.success(), "uncached files fail");
+    // Cached files still read, byte for byte.
+    for p in cached {
+        assert_eq!(md5_hex(&read(p).unwrap()), p.best_md5);
+    }
+    let e = read(&uncached[0]).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EIO), "{e}");
+    let status: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(mnt.join(".flickrfs/status")).unwrap()).unwrap();
+    assert_eq!(status["flickr_answering"], false, "{status}");
+
+    // Flickr is back (same address): the mount serves uncached files again by itself.
+    let back = emu.rt.block_on(flickr_emulator::Emulator::start(
+        flickr_emulator::EmulatorConfig { port, ..cfg },
+    ));
+    emu.emu = Some(back.expect("the emulator restarts on its port"));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let bytes = loop {
+        match read(&uncached[0]) {
+            Ok(b) => break b,
+            Err(e) if Instant::now() < deadline => {
+                assert_eq!(e.raw_os_error(), Some(libc::EIO), "{e}");
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(e) => panic!("the mount did not recover: {e}"),
+        }
+    };
+    assert_eq!(md5_hex(&bytes), uncached[0].best_md5);
+    m.stop();
+    let log = m.log();
+    let said = log.matches("Flickr is not answering").count();
+    assert!(
+        (1..=6).contains(&said),
+        "said once per open period, not per file: {said}: {log}"
+    );
+    assert!(log.contains("Flickr answers again"), "{log}");
+    assert!(
+        log.lines()
+            .filter(|l| l.contains(" WARN ") || l.contains("ERROR"))
+            .count()
+            < 10,
+        "no warning per file: {log}"
+    );
+}

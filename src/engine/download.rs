@@ -103,10 +103,16 @@ pub async fn download_to(
 ) -> Result<u64, DownloadError> {
     let mut expected: Option<u64> = None;
     let mut last_err = String::from("no attempt made");
+    let breaker = crate::flickr::breaker::breaker();
     for attempt in 0..policy.attempts {
         if attempt > 0 {
-            tokio::time::sleep(policy.backoff.delay(attempt - 1)).await;
+            breaker.check().map_err(DownloadError::Transport)?;
+            tokio::time::sleep(crate::flickr::breaker::pace(
+                policy.backoff.delay(attempt - 1),
+            ))
+            .await;
         }
+        breaker.check().map_err(DownloadError::Transport)?;
         let have = tmp.len()?;
         let mut req = http.get(url);
         if have > 0 {
@@ -115,10 +121,16 @@ pub async fn download_to(
         let mut resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
+                breaker.failure();
                 last_err = transport(e);
                 continue;
             }
         };
+        if resp.status().is_server_error() {
+            breaker.failure();
+        } else {
+            breaker.success();
+        }
         if is_placeholder(resp.url()) {
             return Err(DownloadError::Gone);
         }
@@ -235,11 +247,24 @@ pub async fn head_size(
     policy: &DownloadPolicy,
 ) -> Result<u64, DownloadError> {
     let mut last_err = String::new();
+    let breaker = crate::flickr::breaker::breaker();
     for attempt in 0..policy.attempts {
         if attempt > 0 {
-            tokio::time::sleep(policy.backoff.delay(attempt - 1)).await;
+            breaker.check().map_err(DownloadError::Transport)?;
+            tokio::time::sleep(crate::flickr::breaker::pace(
+                policy.backoff.delay(attempt - 1),
+            ))
+            .await;
         }
-        match http.head(url).send().await {
+        breaker.check().map_err(DownloadError::Transport)?;
+        let sent = http.head(url).send().await;
+        match &sent {
+            Ok(r) if !r.status().is_server_error() => breaker.success(),
+            _ => {
+                breaker.failure();
+            }
+        }
+        match sent {
             Ok(r) if is_placeholder(r.url()) => return Err(DownloadError::Gone),
             Ok(r) if r.status().is_success() => {
                 if let Some(len) = r

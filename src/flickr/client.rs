@@ -285,7 +285,10 @@ impl FlickrApi {
     ) -> Result<Value, FlickrError> {
         let opts = &self.inner.opts;
         let mut attempt = 0u32;
+        let breaker = super::breaker::breaker();
         loop {
+            // Fails at once, before spending a call, when a person waits and Flickr is down.
+            breaker.check().map_err(FlickrError::Transport)?;
             self.inner.limiter.acquire().await;
             self.count(method);
             tracing::debug!(
@@ -298,14 +301,26 @@ impl FlickrApi {
             );
             let outcome = self.attempt(method, params).await;
             let (after, err) = match outcome {
-                Attempt::Done(v) => return Ok(v),
-                Attempt::Fail(e) => return Err(e),
+                Attempt::Done(v) => {
+                    breaker.success();
+                    return Ok(v);
+                }
+                Attempt::Fail(e) => {
+                    breaker.success();
+                    return Err(e);
+                }
                 Attempt::Retry { after, err } => (after, err),
             };
-            if attempt >= opts.max_retries {
+            match err {
+                FlickrError::Transport(_) | FlickrError::Http { status: 500.. } => {
+                    breaker.failure();
+                }
+                _ => breaker.success(),
+            }
+            if attempt >= opts.max_retries || breaker.check().is_err() {
                 return Err(err);
             }
-            let wait = after.unwrap_or_else(|| opts.backoff.delay(attempt));
+            let wait = after.unwrap_or_else(|| super::breaker::pace(opts.backoff.delay(attempt)));
             tracing::debug!(
                 "Flickr call {method} failed ({err}); retry {} in {:?}",
                 attempt + 1,

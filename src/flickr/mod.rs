@@ -1,5 +1,6 @@
 //! The Flickr REST client: typed calls, lenient parsing, retries, rate limit and call counters.
 
+pub mod breaker;
 mod client;
 mod error;
 mod html;

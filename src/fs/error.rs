@@ -55,7 +55,15 @@ impl Error {
         } else {
             libc::EIO
         };
-        Error::io(message, e).with_errno(errno)
+        // While Flickr is not answering, every uncached file fails at once: the breaker said
+        // so once; each file's EIO is a detail.
+        let quiet = crate::flickr::breaker::is_foreground()
+            && crate::flickr::breaker::breaker().open_for().is_some();
+        let mut err = Error::io(message, e).with_errno(errno);
+        if quiet {
+            err.level = Level::DEBUG;
+        }
+        err
     }
 
     /// The same error with another errno (`ENOSPC` for a full disk, say).

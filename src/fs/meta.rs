@@ -123,6 +123,7 @@ impl FlickrFs {
             "recent_errors": self.engine.index.recent_errors(5).unwrap_or_default().iter()
                 .map(crate::cmd::status::error_line).collect::<Vec<_>>(),
             "order": format!("{:?}", self.engine.opts.order).to_lowercase(),
+            "flickr_answering": crate::flickr::breaker::breaker().answering(),
             "sync": if stats.idle.load(Ordering::SeqCst) { "idle" } else { "syncing" },
         });
         let mut out = serde_json::to_vec_pretty(&doc).unwrap_or_default();

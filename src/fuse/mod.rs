@@ -3,13 +3,15 @@
 //! waits on the network), and turns errors into errno (logged once, in `reply`). Decisions
 //! about the tree live in `fs`; what stays here is FUSE itself: the capabilities negotiated at
 //! `init`, open flags, kernel passthrough (`passthrough`), listings served by offset (`dirs`)
-//! and the attributes the kernel already holds, repeated in READDIRPLUS.
+//! and the attributes the kernel already holds, repeated in READDIRPLUS. Work spawned for a
+//! kernel request runs as `foreground` (a person waits): it fails at once while Flickr is down.
 
 mod dirs;
 mod passthrough;
 mod reply;
 
 use crate::config;
+use crate::flickr::breaker::foreground;
 use crate::fs::{Attr, DirEntry, FlickrFs, Kind, ROOT_INO};
 use fuser::{
     CopyFileRangeFlags, Errno, FileAttr, FileHandle, Filesystem, FopenFlags, Generation, INodeNo,
@@ -122,7 +124,7 @@ impl Filesystem for FuseAdapter {
             };
         }
         let (fs, uid, gid, given) = (self.fs.clone(), self.uid, self.gid, self.given.clone());
-        self.rt.spawn(async move {
+        self.rt.spawn(foreground(async move {
             match fs.lookup(parent.0, &name).await {
                 Ok(a) => {
                     remember(&given, &a);
@@ -130,7 +132,7 @@ impl Filesystem for FuseAdapter {
                 }
                 Err(e) => reply.error(errno(&fs, e)),
             }
-        });
+        }));
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
@@ -141,7 +143,7 @@ impl Filesystem for FuseAdapter {
             };
         }
         let (fs, uid, gid, given) = (self.fs.clone(), self.uid, self.gid, self.given.clone());
-        self.rt.spawn(async move {
+        self.rt.spawn(foreground(async move {
             match fs.getattr(ino.0).await {
                 Ok(a) => {
                     remember(&given, &a);
@@ -149,7 +151,7 @@ impl Filesystem for FuseAdapter {
                 }
                 Err(e) => reply.error(errno(&fs, e)),
             }
-        });
+        }));
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
@@ -255,12 +257,12 @@ impl Filesystem for FuseAdapter {
         reply: ReplyData,
     ) {
         let fs = self.fs.clone();
-        self.rt.spawn(async move {
+        self.rt.spawn(foreground(async move {
             match fs.read(fh.0, offset, size).await {
                 Ok(data) => reply.data(&data),
                 Err(e) => reply.error(errno(&fs, e)),
             }
-        });
+        }));
     }
 
     fn release(
