@@ -19,6 +19,10 @@ pub const DEFAULT_CONCURRENCY: u16 = 8;
 pub const DEFAULT_RATE_LIMIT: u32 = 3600;
 /// Calls that may go out at once before the hourly pace applies.
 pub const RATE_BURST: u32 = 60;
+/// A wait for the API rate limit longer than this is said in the log and in the status.
+pub const RATE_WAIT_NOTICE: Duration = Duration::from_secs(3);
+/// How often a long wait is said again.
+pub const RATE_WAIT_NOTICE_EVERY: Duration = Duration::from_secs(30);
 
 /// REST calls: retries of a transient failure, their back-off, and the request timeout.
 pub const API_RETRIES: u32 = 6;

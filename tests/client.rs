@@ -31,6 +31,7 @@ fn fast(api_url: &str) -> ClientOptions {
         max_retries: 6,
         backoff: Backoff::new(Duration::from_millis(5), Duration::from_millis(50)),
         timeout: Duration::from_secs(10),
+        budget_file: None,
     }
 }
 

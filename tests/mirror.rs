@@ -542,3 +542,105 @@ fn new_language_labels_without_api_calls() {
     assert_eq!(relabelled, touched);
     check_cache(&cache, &exp, 2, 4).assert_complete(300, true, true);
 }
+
+/// Spawns a mirror whose stderr is watched: returns the child and a receiver of its lines.
+fn watched(
+    mut c: std::process::Command,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = c.stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let err = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// Waits (bounded) for a line containing `what`; returns it.
+fn wait_for_line(rx: &std::sync::mpsc::Receiver<String>, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) if l.contains(what) => return l,
+            Ok(_) => {}
+            Err(e) => panic!("no line with {what:?}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn processes_sharing_a_key_share_one_budget_and_a_restart_gets_no_fresh_burst() {
+    let emu = Emu::start(700, 47);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c");
+    // Both users' NSIDs first, so that the runs below need listing and comments only.
+    for u in [USER, "commonsarchive"] {
+        run_ok(mirror_cmd(
+            &emu,
+            &cache,
+            u,
+            &["--info-level", "0", "--limit", "1"],
+        ));
+    }
+    emu.e().reset_stats();
+    // A fresh budget for the runs below (the set-up spent from it).
+    for e in std::fs::read_dir(&cache).unwrap().flatten() {
+        if e.file_name()
+            .to_string_lossy()
+            .starts_with(".flickrfs-budget-")
+        {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+    // 60 calls an hour (one a minute once the burst is spent), level 2: each mirror alone
+    // wants far more than 60 comments calls.
+    let limited = |u: &str| {
+        let mut c = mirror_cmd(&emu, &cache, u, &["--info-level", "2"]);
+        let args: Vec<_> = c.get_args().map(|a| a.to_os_string()).collect();
+        let mut d = std::process::Command::new(c.get_program());
+        let mut skip = false;
+        for a in args {
+            if skip {
+                skip = false;
+                continue;
+            }
+            if a == "--rate-limit" {
+                skip = true;
+                continue;
+            }
+            d.arg(a);
+        }
+        d.args(["--rate-limit", "60"])
+            .env("FLICKR_API_KEY", KEY)
+            .env("FLICKR_API_SECRET", SECRET)
+            .env_remove("RUST_LOG");
+        c = d;
+        watched(c)
+    };
+    let (mut a, ra) = limited(USER);
+    let (mut b, rb) = limited("commonsarchive");
+    let la = wait_for_line(&ra, "Waiting for the API rate limit");
+    let lb = wait_for_line(&rb, "Waiting for the API rate limit");
+    assert!(la.contains("of 60 allowed"), "{la}");
+    assert!(lb.contains("every process using this key"), "{lb}");
+    // Both wait now: together they stayed within the key's 60 (background work leaves a
+    // quarter of the burst to a person's requests).
+    let spent = emu.stats().total_calls;
+    assert!((40..=60).contains(&spent), "{spent} calls");
+    a.kill().unwrap();
+    b.kill().unwrap();
+    let _ = (a.wait(), b.wait());
+    // A restart starts from the spent budget: it waits before its first call.
+    let spent = emu.stats().total_calls;
+    let (mut c, rc) = limited(USER);
+    wait_for_line(&rc, "Waiting for the API rate limit");
+    assert_eq!(emu.stats().total_calls, spent, "no fresh burst");
+    c.kill().unwrap();
+    let _ = c.wait();
+}

@@ -389,8 +389,9 @@ mod tests {
 
     #[test]
     fn hash_and_layout() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "manhhai", 4).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("cache");
+        let store = Store::open(&dir, "manhhai", 4).unwrap();
         // md5("51234567890")
         let h = crate::photo::hash("51234567890");
         assert_eq!(h.len(), 32);
@@ -403,10 +404,21 @@ mod tests {
         let meta = fs::metadata(store.root()).unwrap();
         assert_eq!(meta.mode() & 0o777, 0o700);
         assert_eq!(
-            fs::metadata(dir.path()).unwrap().mode() & 0o777,
+            fs::metadata(&dir).unwrap().mode() & 0o777,
             0o700,
-            "cache dir is 0700"
+            "a cache dir flickrfs creates is 0700"
         );
+        // An existing one keeps the mode its owner gave it.
+        let shared = tmp.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o2775)).unwrap();
+        Store::open(&shared, "manhhai", 4).unwrap();
+        assert_eq!(fs::metadata(&shared).unwrap().mode() & 0o7777, 0o2775);
+        // A file where the cache should be is refused.
+        let file = tmp.path().join("file");
+        fs::write(&file, b"x").unwrap();
+        let e = Store::open(&file, "manhhai", 4).unwrap_err();
+        assert!(describe_dir_error(&file, &e).contains("not a directory"));
     }
 
     #[test]

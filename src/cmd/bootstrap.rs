@@ -39,6 +39,12 @@ pub fn build_api(common: &CommonArgs) -> Result<FlickrApi, String> {
         opts.api_url = url.clone();
     }
     opts.rate_limit_per_hour = common.rate_limit;
+    // One budget per key for every process under this cache root (a mount beside a mirror,
+    // a restart): check_cache_path has made the root.
+    opts.budget_file = Some(crate::flickr::budget::budget_path(
+        &common.cache_path,
+        &keys.consumer_key,
+    ));
     opts.burst = opts.burst.min(common.rate_limit.max(1));
     FlickrApi::with_options(&keys.consumer_key, &keys.consumer_secret, opts)
         .map_err(|e| e.to_string())

@@ -134,8 +134,16 @@ fn spawn_progress(engine: Arc<Engine>) -> tokio::task::JoinHandle<()> {
             let done = engine.stats.photos_done.load(Ordering::Relaxed);
             bar.set_length(done + counts.pending);
             bar.set_position(done);
+            let waiting = match engine.api.rate_wait() {
+                Some(w) => format!(
+                    "; waiting for the API rate limit ({}/hour), next call in {}s",
+                    engine.api.rate_limit_per_hour(),
+                    w.as_secs().max(1)
+                ),
+                None => String::new(),
+            };
             bar.set_message(format!(
-                "{} MB, {} API calls",
+                "{} MB, {} API calls{waiting}",
                 engine.stats.bytes_downloaded.load(Ordering::Relaxed) / 1_000_000,
                 engine.api.total_calls()
             ));

@@ -46,6 +46,8 @@ pub struct ClientOptions {
     pub max_retries: u32,
     pub backoff: Backoff,
     pub timeout: Duration,
+    /// The key's shared budget file ([`super::budget`]); `None`: this process counts alone.
+    pub budget_file: Option<std::path::PathBuf>,
 }
 
 /// An API URL the client can call: absolute, http or https, with a host. Said in one line
@@ -77,6 +79,7 @@ impl Default for ClientOptions {
             max_retries: config::API_RETRIES,
             backoff: config::API_BACKOFF,
             timeout: config::API_TIMEOUT,
+            budget_file: None,
         }
     }
 }
@@ -151,7 +154,10 @@ impl FlickrApi {
             inner: Arc::new(Inner {
                 key: key.trim().to_string(),
                 secret: secret.to_string(),
-                limiter: RateLimiter::new(opts.rate_limit_per_hour, opts.burst),
+                limiter: match &opts.budget_file {
+                    Some(p) => RateLimiter::shared(opts.rate_limit_per_hour, opts.burst, p.clone()),
+                    None => RateLimiter::new(opts.rate_limit_per_hour, opts.burst),
+                },
                 opts,
                 http,
                 counts: Mutex::new(BTreeMap::new()),
@@ -182,6 +188,16 @@ impl FlickrApi {
 
     pub fn calls_left_this_hour(&self) -> u64 {
         self.inner.limiter.calls_left_this_hour()
+    }
+
+    /// How long calls have yet to wait for the rate limit, when they wait.
+    pub fn rate_wait(&self) -> Option<Duration> {
+        self.inner.limiter.waiting_for()
+    }
+
+    /// The configured allowance, calls per hour.
+    pub fn rate_limit_per_hour(&self) -> u32 {
+        self.inner.limiter.per_hour()
     }
 
     /// A username, an NSID or a photostream URL.

@@ -1,6 +1,7 @@
 //! The Flickr REST client: typed calls, lenient parsing, retries, rate limit and call counters.
 
 pub mod breaker;
+pub mod budget;
 mod client;
 mod error;
 mod html;

@@ -124,6 +124,8 @@ impl FlickrFs {
                 .map(crate::cmd::status::error_line).collect::<Vec<_>>(),
             "order": format!("{:?}", self.engine.opts.order).to_lowercase(),
             "flickr_answering": crate::flickr::breaker::breaker().answering(),
+            "rate_limit_per_hour": self.engine.api.rate_limit_per_hour(),
+            "waiting_for_rate_limit_s": self.engine.api.rate_wait().map(|w| w.as_secs().max(1)),
             "sync": if stats.idle.load(Ordering::SeqCst) { "idle" } else { "syncing" },
         });
         let mut out = serde_json::to_vec_pretty(&doc).unwrap_or_default();
