@@ -4,7 +4,8 @@
 //! id and the directory levels are its first `depth` hex characters. A file only ever appears
 //! complete under its final name: it is written to a hidden temp file in the same directory,
 //! fsynced, then renamed (and the directory fsynced). Temp files left by a crash carry the
-//! `TEMP_SUFFIX` and are removed by [`Store::clean_temp_files`] at start.
+//! `TEMP_SUFFIX` and are removed by [`Store::clean_temp_files`] at start, unless their writer
+//! (named by pid, holding a lock) is still alive.
 
 use crate::photo;
 use std::fs::{self, File, OpenOptions};
@@ -187,13 +188,16 @@ impl Store {
                 .open(&tmp)
             {
                 Ok(file) => {
+                    // Held until the file is closed: it tells a cleaner in another process
+                    // that this temp file has a live writer (see `clean_temp_files`).
+                    lock_exclusive(&file, false)?;
                     return Ok(TempFile {
                         file,
                         path: tmp,
                         final_path: final_path.to_path_buf(),
                         done: false,
                         keep: false,
-                    })
+                    });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
@@ -254,6 +258,9 @@ impl Store {
     }
 
     /// Removes temp files left by a crash anywhere in the tree. Returns how many were removed.
+    /// A temp file with a live writer (a mirror beside this mount, or this process's own
+    /// sidecar writes) is left alone: its writer holds a lock on it, and its name carries the
+    /// writer's pid, which must also be gone.
     pub fn clean_temp_files(&self) -> io::Result<usize> {
         fn walk(dir: &Path, removed: &mut usize) -> io::Result<()> {
             let entries = match fs::read_dir(dir) {
@@ -270,9 +277,13 @@ impl Store {
                     if name != META_DIR {
                         walk(&entry.path(), removed)?;
                     }
-                } else if name.ends_with(TEMP_SUFFIX) {
-                    fs::remove_file(entry.path())?;
-                    *removed += 1;
+                } else if name.ends_with(TEMP_SUFFIX) && is_orphan(&entry.path(), &name) {
+                    match fs::remove_file(entry.path()) {
+                        Ok(()) => *removed += 1,
+                        // Renamed into place or removed by its writer meanwhile.
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(e),
+                    }
                 }
             }
             Ok(())
@@ -280,6 +291,48 @@ impl Store {
         let mut removed = 0;
         walk(&self.root, &mut removed)?;
         Ok(removed)
+    }
+}
+
+/// Takes an exclusive flock on `file`; with `try_only`, fails with `WouldBlock` instead of
+/// waiting when another descriptor holds it.
+fn lock_exclusive(file: &File, try_only: bool) -> io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    let op = if try_only {
+        libc::LOCK_EX | libc::LOCK_NB
+    } else {
+        libc::LOCK_EX
+    };
+    loop {
+        // SAFETY: flock on a valid, owned descriptor.
+        if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// True when the temp file at `path` (named `name`, `.<final>.<pid>.<n>.flickrfs-tmp`) has
+/// no live writer: nobody holds its lock, and the pid in its name is not a running process.
+fn is_orphan(path: &Path, name: &str) -> bool {
+    let pid: Option<i32> = name
+        .strip_suffix(TEMP_SUFFIX)
+        .and_then(|s| s.rsplit('.').nth(1))
+        .and_then(|p| p.parse().ok());
+    if let Some(pid) = pid.filter(|p| *p > 0) {
+        // SAFETY: signal 0 only checks that the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0
+            || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if alive {
+            return false;
+        }
+    }
+    match File::open(path) {
+        Ok(f) => lock_exclusive(&f, true).is_ok(),
+        Err(_) => false,
     }
 }
 
@@ -444,12 +497,24 @@ mod tests {
             t.file.write_all(b"partial").unwrap();
         }
         assert!(!path.exists());
-        let t = store.temp_file(&path).unwrap();
-        let leftover = t.path().to_path_buf();
-        std::mem::forget(t); // as if the process died
-        assert!(leftover.exists());
+        // A live writer's temp file (this process's, locked) is left alone.
+        let live = store.temp_file(&path).unwrap();
+        assert_eq!(store.clean_temp_files().unwrap(), 0);
+        assert!(live.path().exists());
+        // A dead writer's (a pid that has exited, no lock) is removed.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let leftover = path.with_file_name(format!(".{name}.{dead}.0{TEMP_SUFFIX}"));
+        fs::write(&leftover, b"half").unwrap();
         assert_eq!(store.clean_temp_files().unwrap(), 1);
         assert!(!leftover.exists());
+        assert!(live.path().exists());
+        // Unlocked but its pid alive (between its creation and its lock): left alone too.
+        let racing = path.with_file_name(format!(".{name}.{}.9{TEMP_SUFFIX}", std::process::id()));
+        fs::write(&racing, b"").unwrap();
+        assert_eq!(store.clean_temp_files().unwrap(), 0);
     }
 
     #[test]
