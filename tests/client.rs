@@ -655,9 +655,13 @@ async fn unreachable_api_is_a_transport_error_without_the_key() {
     assert_error_is_clean(&err);
     assert!(!err.to_string().contains("api_key"), "{err}");
     assert_eq!(a.total_calls(), 3, "1 attempt + max_retries 2");
-    let bad = FlickrApi::with_options(KEY, SECRET, fast("not a url")).unwrap_err();
-    assert!(matches!(bad, FlickrError::Transport(_)), "{bad:?}");
-    assert_error_is_clean(&bad);
+    // A URL that can never work is refused before any call, saying what would.
+    for url in ["not a url", "ftp://127.0.0.1/services/rest/"] {
+        let bad = FlickrApi::with_options(KEY, SECRET, fast(url)).unwrap_err();
+        assert!(matches!(bad, FlickrError::Config(_)), "{bad:?}");
+        assert!(bad.to_string().contains("http:// or https://"), "{bad}");
+        assert_error_is_clean(&bad);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

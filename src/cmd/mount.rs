@@ -36,6 +36,8 @@ pub fn main(args: MountArgs) -> i32 {
 fn run(args: MountArgs) -> Result<(), String> {
     let mnt = mountpoint::check(&args.mountpoint)?;
     bootstrap::check_cache_path(&args.common)?;
+    // A person waits on this process's requests: fail them fast while Flickr is down.
+    crate::flickr::breaker::serve_foreground();
     let rt = bootstrap::runtime()?;
     let api = bootstrap::build_api(&args.common)?;
     let (user, store, index) = rt

@@ -67,7 +67,11 @@ impl Breaker {
     }
 
     /// A connection failure, a timeout or a 5xx. Returns true when this opened the breaker.
+    /// Does nothing in a process that serves no foreground work (see [`serve_foreground`]).
     pub fn failure(&self) -> bool {
+        if !SERVES_FOREGROUND.load(std::sync::atomic::Ordering::Relaxed) && !cfg!(test) {
+            return false;
+        }
         let mut s = self.state();
         s.failures = s.failures.saturating_add(1);
         let now = Instant::now();
@@ -115,6 +119,14 @@ impl Breaker {
             None => Ok(()),
         }
     }
+}
+
+static SERVES_FOREGROUND: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Turns the breaker on: this process (a mount) serves requests a person waits for. A mirror
+/// never does, and keeps its plain retries (and quiet logs) when Flickr is down.
+pub fn serve_foreground() {
+    SERVES_FOREGROUND.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// This process's breaker.

@@ -3,7 +3,8 @@
 //! allowance, because Flickr's limit is per key and a key that goes over it is revoked.
 //!
 //! The state is a small file, `<cache>/.flickrfs-budget-<md5(key)[..16]>` (mode 0600; the key
-//! itself never appears), read and rewritten under an exclusive `flock` for each call:
+//! itself never appears), read and replaced (rename) under an exclusive `flock` of
+//! `<that>.lock` for each call:
 //! the token bucket (tokens left, when last refilled) and the calls made in each of the last
 //! 60 minutes. A call may go when a token is there and the calls of the last hour are under
 //! the limit; a restart finds the bucket where the last process left it (no fresh burst).
@@ -13,7 +14,7 @@
 //! beside a busy prefetcher waits for at most one token's refill.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -107,19 +108,29 @@ impl SharedBudget {
         self.per_hour as f64 / HOUR_MS as f64
     }
 
-    /// Runs `f` on the state under the file's lock, writing back what it leaves.
+    /// Runs `f` on the state under the budget's lock, writing back what it leaves. The lock
+    /// is a file of its own (`<budget>.lock`), and the state is replaced by a rename: a
+    /// process killed at any moment leaves the old state or the new one, never half of one.
     fn with_state<T>(&self, f: impl FnOnce(&mut State, i64) -> T) -> std::io::Result<T> {
-        let mut file = OpenOptions::new()
-            .read(true)
+        let mut lock_path = self.path.clone().into_os_string();
+        lock_path.push(".lock");
+        let lock = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(false)
             .mode(0o600)
-            .open(&self.path)?;
-        // Released when `file` closes, at the end of this function.
-        lock_exclusive(&file)?;
-        let mut text = String::new();
-        file.read_to_string(&mut text)?;
+            .open(&lock_path)?;
+        // Released when `lock` closes, at the end of this function.
+        lock_exclusive(&lock)?;
+        let text = match File::open(&self.path) {
+            Ok(mut file) => {
+                let mut text = String::new();
+                file.read_to_string(&mut text)?;
+                text
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(e),
+        };
         let now = now_ms();
         let mut state = State::parse(&text).unwrap_or(State {
             tokens: self.burst as f64,
@@ -132,10 +143,18 @@ impl SharedBudget {
         state.last_ms = now.max(state.last_ms);
         state.minutes.retain(|(m, _)| *m > now - HOUR_MS);
         let out = f(&mut state, now);
-        let body = state.render();
-        file.seek(SeekFrom::Start(0))?;
-        file.set_len(0)?;
-        file.write_all(body.as_bytes())?;
+        let mut tmp = self.path.clone().into_os_string();
+        tmp.push(format!(".{}.tmp", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(state.render().as_bytes())?;
+        drop(file);
+        std::fs::rename(&tmp, &self.path)?;
         Ok(out)
     }
 
