@@ -551,3 +551,48 @@ fn with_flickr_down_uncached_files_fail_at_once_and_the_mount_recovers() {
         "no warning per file: {log}"
     );
 }
+
+#[test]
+fn a_sidecar_read_while_the_prefetcher_runs_costs_one_comments_call() {
+    if !fuse_available() {
+        return;
+    }
+    let emu = Emu::start(240, 73);
+    emu.set_faults(Faults {
+        latency_ms: 20,
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let mnt = dir.path().join("mnt");
+    let exp = emu.expected(USER);
+    let with_comments = exp.photos.iter().filter(|p| !p.comments.is_empty()).count() as u64;
+    let _m = Mount::start(
+        &emu,
+        &cache,
+        &mnt,
+        USER,
+        &["--info-level", "2", "--concurrency", "4", "--wait-index"],
+    );
+    // Readers go through the sidecars in the prefetcher's own (newest-first) order, so that
+    // they meet photos it is working on.
+    std::thread::scope(|s| {
+        for t in 0..3 {
+            let (mnt, exp) = (&mnt, &exp);
+            s.spawn(move || {
+                for p in exp.photos.iter().skip(t).step_by(2).take(80) {
+                    let bytes = std::fs::read(photo_path(mnt, "", &p.id, "json", 4)).unwrap();
+                    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                    let n = v["comments"].as_array().map_or(0, |c| c.len());
+                    assert_eq!(n, p.comments.len(), "{}", p.id);
+                }
+            });
+        }
+    });
+    wait_for_idle(&mnt);
+    assert_eq!(
+        emu.calls("flickr.photos.comments.getList"),
+        with_comments,
+        "each photo's comments fetched once"
+    );
+}

@@ -286,6 +286,46 @@ impl Engine {
         }
     }
 
+    /// On-access render of one photo's sidecar at `level` (fetching its comments when the
+    /// level wants them), claiming the photo like the prefetcher does: a sidecar being made by
+    /// the prefetcher or by another reader is waited for, so no photo's comments are fetched
+    /// twice at once. Returns the row with its cached state.
+    pub async fn fetch_info_now(
+        self: &Arc<Self>,
+        id: &str,
+        level: i32,
+    ) -> Result<Photo, FetchError> {
+        let _fg = self.foreground_guard();
+        loop {
+            let row = self
+                .index
+                .photo(id)
+                .map_err(FetchError::db)?
+                .ok_or_else(|| "unknown photo".to_string())?;
+            let fresh = row.info_level >= level && row.info_last_update == Some(row.last_update);
+            if fresh && self.store.info_path(&row.id).exists() {
+                return Ok(row);
+            }
+            if self.claim(id) {
+                let r = self.cache_info(&row, level).await;
+                self.release(id);
+                self.changed.notify_waiters();
+                r?;
+                return self
+                    .index
+                    .photo(id)
+                    .map_err(FetchError::db)?
+                    .ok_or_else(|| "unknown photo".to_string().into());
+            }
+            // Someone else works on this photo: wait for them, then look again.
+            let notified = self.changed.notified();
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+            }
+        }
+    }
+
     /// Exact size of a photo's image before any read: the index, else a HEAD on its URL
     /// (not an API call), remembered in the index.
     pub async fn image_size(self: &Arc<Self>, row: &Photo) -> Result<u64, FetchError> {

@@ -112,10 +112,9 @@ impl FlickrFs {
             return Ok(row);
         }
         self.engine
-            .cache_info(&row, level)
+            .fetch_info_now(&row.id, level)
             .await
-            .map_err(|e| Error::fetch(format!("info of photo {}", row.hash()), e))?;
-        self.row(rowid)
+            .map_err(|e| Error::fetch(format!("info of photo {}", row.hash()), e))
     }
 }
 
