@@ -21,6 +21,8 @@ pub const DEFAULT_RATE_LIMIT: u32 = 3600;
 pub const RATE_BURST: u32 = 60;
 /// A wait for the API rate limit longer than this is said in the log and in the status.
 pub const RATE_WAIT_NOTICE: Duration = Duration::from_secs(3);
+/// How often a run without a terminal logs its progress.
+pub const PROGRESS_LINE_EVERY: Duration = Duration::from_secs(30);
 /// How often a long wait is said again.
 pub const RATE_WAIT_NOTICE_EVERY: Duration = Duration::from_secs(30);
 

@@ -53,16 +53,14 @@ async fn run(args: MirrorArgs, progress: bool) -> Result<i32, String> {
         ..args.common.sync_options()
     };
     let engine = Engine::new(api, user, store, index, opts).map_err(|e| e.to_string())?;
-    let bar = progress.then(|| spawn_progress(engine.clone()));
+    let bar = spawn_progress(engine.clone(), progress);
     let prune = args.prune_deleted;
     let outcome = tokio::select! {
         r = mirror_loop(&engine, args.watch, prune) => r.map(Some),
         _ = bootstrap::shutdown_signal() => Ok(None),
     };
     engine.flush_call_counts();
-    if let Some(b) = bar {
-        b.abort();
-    }
+    bar.abort();
     match outcome {
         Ok(Some(report)) => {
             summarize(&engine, &report);
@@ -120,20 +118,42 @@ fn summarize(engine: &Engine, r: &RunReport) {
     );
 }
 
-fn spawn_progress(engine: Arc<Engine>) -> tokio::task::JoinHandle<()> {
+/// The progress of a run: a bar on a terminal (every 250 ms), else a plain line every
+/// [`crate::config::PROGRESS_LINE_EVERY`] (logs and cron mails). Photos still to do are
+/// counted in the index at most every few seconds, off the async workers (a full count of a
+/// 100k-photo index is tens of milliseconds).
+fn spawn_progress(engine: Arc<Engine>, tty: bool) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} photos {per_sec} ETA {eta} {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
+        let bar = tty.then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} photos {per_sec} ETA {eta} {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        let tick = if tty {
+            Duration::from_millis(250)
+        } else {
+            crate::config::PROGRESS_LINE_EVERY
+        };
+        let mut pending = 0u64;
+        let mut counted: Option<tokio::time::Instant> = None;
+        let mut last_line = String::new();
         loop {
-            let counts = engine.index.counts().unwrap_or_default();
+            tokio::time::sleep(tick).await;
+            if counted.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+                let index = engine.index.clone();
+                pending = tokio::task::spawn_blocking(move || index.counts())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .map_or(pending, |c| c.pending);
+                counted = Some(tokio::time::Instant::now());
+            }
             let done = engine.stats.photos_done.load(Ordering::Relaxed);
-            bar.set_length(done + counts.pending);
-            bar.set_position(done);
             let waiting = match engine.api.rate_wait() {
                 Some(w) => format!(
                     "; waiting for the API rate limit ({}/hour), next call in {}s",
@@ -142,12 +162,26 @@ fn spawn_progress(engine: Arc<Engine>) -> tokio::task::JoinHandle<()> {
                 ),
                 None => String::new(),
             };
-            bar.set_message(format!(
+            let msg = format!(
                 "{} MB, {} API calls{waiting}",
                 engine.stats.bytes_downloaded.load(Ordering::Relaxed) / 1_000_000,
                 engine.api.total_calls()
-            ));
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            );
+            match &bar {
+                Some(bar) => {
+                    bar.set_length(done + pending);
+                    bar.set_position(done);
+                    bar.set_message(msg);
+                }
+                None => {
+                    // Said when something moved (an idle --watch run stays quiet).
+                    let line = format!("{done} photos done, about {pending} to go; {msg}");
+                    if line != last_line {
+                        tracing::info!("Progress: {line}");
+                        last_line = line;
+                    }
+                }
+            }
         }
     })
 }
