@@ -144,6 +144,10 @@ pub struct MountArgs {
     /// Run in the background once mounted (default: stay in the foreground).
     #[arg(long)]
     pub daemon: bool,
+    /// No extended attributes (user.xdg.*, user.flickr.*): the kernel then stops asking for
+    /// attributes on every `ls -l` entry.
+    #[arg(long)]
+    pub no_xattr: bool,
 }
 
 /// `flickrfs unmount`.

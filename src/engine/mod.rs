@@ -3,13 +3,14 @@
 //! progress in the index so that any run can be interrupted and resumed.
 //!
 //! This module owns the [`Engine`] (one user's API client, index, store and run state), its
-//! options, errors and counters. Submodules: `open` (which cache directory a typed user
+//! options, errors and counters. Submodules: `albums` (photosets, fetched lazily), `open` (which cache directory a typed user
 //! means; index set aside for a rebuild), `listing` (pages in, index updated), `planner`
 //! (which page next, which photos may run), `scheduler` (lister + dispatcher + claims),
 //! `fetch` (one photo: image, then sidecar), `download` (HTTP GET/HEAD of image files),
 //! `stream` (downloads followed by readers), `sidecar` (the JSON file), `relabel` (sidecars
 //! again after the language detector changed), `imageinfo` and `verify` (checking images).
 
+mod albums;
 pub mod download;
 mod fetch;
 pub mod imageinfo;
@@ -251,6 +252,8 @@ pub struct Engine {
     /// Set by a worker that met a fault every photo would meet (a full disk): the dispatcher
     /// starts nothing more, and the run ends with this error.
     halted: Mutex<Option<SyncError>>,
+    /// Held while albums are fetched (one fetch at a time).
+    albums_lock: tokio::sync::Mutex<()>,
 }
 
 impl Engine {
@@ -281,6 +284,7 @@ impl Engine {
             last_listed: Mutex::new(None),
             streams: stream::Streams::default(),
             halted: Mutex::new(None),
+            albums_lock: tokio::sync::Mutex::new(()),
         }))
     }
 
