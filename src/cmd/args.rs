@@ -118,6 +118,11 @@ pub struct MirrorArgs {
     /// aside as index.sqlite.corrupt-<time>, and no cached image is downloaded again.
     #[arg(long)]
     pub rebuild_index: bool,
+    /// Also (re)build the views as symlink trees in the cache: <user>/albums/<album>/,
+    /// dates/<YYYY>/<MM>/ and tags/<tag>/, each replaced whole (albums cost
+    /// ceil(albums/500) + ceil(size/500) calls per album).
+    #[arg(long)]
+    pub views: bool,
 }
 
 /// `flickrfs mount`.

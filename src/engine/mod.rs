@@ -8,7 +8,8 @@
 //! (which page next, which photos may run), `scheduler` (lister + dispatcher + claims),
 //! `fetch` (one photo: image, then sidecar), `download` (HTTP GET/HEAD of image files),
 //! `stream` (downloads followed by readers), `sidecar` (the JSON file), `relabel` (sidecars
-//! again after the language detector changed), `imageinfo` and `verify` (checking images).
+//! again after the language detector changed), `imageinfo` and `verify` (checking images), `views`
+//! (the views as symlink trees in the cache).
 
 mod albums;
 pub mod download;
@@ -22,8 +23,10 @@ mod scheduler;
 pub mod sidecar;
 pub mod stream;
 mod verify;
+mod views;
 
 pub use scheduler::ForegroundGuard;
+pub use views::ViewsReport;
 
 pub use open::open_user;
 use planner::Known;

@@ -85,6 +85,11 @@ fn migrate_views(conn: &Connection, has: &dyn Fn(&str) -> bool) -> rusqlite::Res
             conn.execute_batch(&format!("ALTER TABLE photos ADD COLUMN {column} {def}"))?;
         }
     }
+    if !has("date_taken") {
+        // Photos indexed before know no date taken nor tags: the next pass sweeps the stream
+        // (ceil(N/500) calls) to learn them, instead of only probing page 1.
+        conn.execute_batch("DELETE FROM meta WHERE key = 'last_sweep_at'")?;
+    }
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS albums (
             id TEXT PRIMARY KEY,
