@@ -216,23 +216,22 @@ impl Catalog {
                 stem("", &p.title, &p.id)
             });
         }
-        let mut subdirs: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        subdirs.insert(DATES.into(), Vec::new());
-        subdirs.insert(TAGS.into(), Vec::new());
+        let mut sets: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+        sets.insert(DATES.into(), Default::default());
+        sets.insert(TAGS.into(), Default::default());
         for d in dirs.keys() {
             let mut path = d.as_str();
             while let Some((parent, name)) = path.rsplit_once('/') {
-                let list = subdirs.entry(parent.to_string()).or_default();
-                if list.last().map(String::as_str) != Some(name) && !list.iter().any(|n| n == name)
-                {
-                    list.push(name.to_string());
-                }
+                sets.entry(parent.to_string())
+                    .or_default()
+                    .insert(name.to_string());
                 path = parent;
             }
         }
-        for list in subdirs.values_mut() {
-            list.sort();
-        }
+        let subdirs = sets
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().collect()))
+            .collect();
         let by_id = photos
             .iter()
             .enumerate()
