@@ -154,3 +154,111 @@ impl Index {
         rows.collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::photo::Photo;
+
+    #[test]
+    fn a_version_2_index_gains_the_views_and_sweeps_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.sqlite");
+        {
+            // A version 2 index: the tables as they were, a photo, a recent sweep.
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(super::super::schema::SCHEMA).unwrap();
+            conn.execute_batch(
+                "ALTER TABLE photos ADD COLUMN deleted_at INTEGER;
+                 ALTER TABLE photos ADD COLUMN seen_gen INTEGER NOT NULL DEFAULT 0;
+                 INSERT INTO photos (id, rank, title, date_upload) VALUES ('7', 0, 'x', 1262304000);
+                 INSERT INTO meta VALUES ('schema_version', '2'), ('last_sweep_at', '1');",
+            )
+            .unwrap();
+        }
+        let idx = Index::open(&path).unwrap();
+        assert_eq!(idx.meta("schema_version").unwrap().as_deref(), Some("3"));
+        assert_eq!(
+            idx.meta("last_sweep_at").unwrap(),
+            None,
+            "the next pass sweeps"
+        );
+        // Dates taken unknown yet: by upload date.
+        let v = idx.view_photos().unwrap();
+        assert_eq!(v[0].date, DatePlace::Month(2010, 1));
+        idx.set_meta("last_sweep_at", "2").unwrap();
+        drop(idx);
+        let idx = Index::open(&path).unwrap();
+        assert_eq!(idx.meta_i64("last_sweep_at").unwrap(), Some(2), "only once");
+        // A listing with the extras fills them in.
+        let p = Photo {
+            title: "x".into(),
+            date_upload: 1_262_304_000,
+            date_taken: Some("1965-03-01 00:00:00".into()),
+            taken_granularity: 4,
+            tags: "saigon hue".into(),
+            ..Photo::listed("7".into())
+        };
+        idx.upsert_listed(&[&p], 1).unwrap();
+        let v = idx.view_photos().unwrap();
+        assert_eq!(v[0].date, DatePlace::Month(1965, 3));
+        assert_eq!(v[0].tags, ["saigon", "hue"]);
+    }
+
+    #[test]
+    fn albums_keep_their_photos_until_they_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = Index::open(&dir.path().join("index.sqlite")).unwrap();
+        let album = |id: &str, count: u64, date_update: i64| AlbumRow {
+            id: id.into(),
+            title: format!("album {id}"),
+            description: String::new(),
+            count,
+            date_update,
+            photos_at: None,
+        };
+        let photos: Vec<Photo> = ["1", "2", "3"]
+            .iter()
+            .map(|id| Photo::listed(id.to_string()))
+            .collect();
+        idx.upsert_listed(&photos.iter().collect::<Vec<_>>(), 1)
+            .unwrap();
+        idx.set_albums(&[album("a", 2, 10), album("b", 1, 10)])
+            .unwrap();
+        assert!(idx.albums_at().unwrap().is_some());
+        idx.set_album_photos("a", &["3".into(), "1".into(), "9".into()])
+            .unwrap();
+        let ids = |a: &str| -> Vec<String> {
+            idx.album_photos(a)
+                .unwrap()
+                .into_iter()
+                .map(|p| p.id)
+                .collect()
+        };
+        assert_eq!(
+            ids("a"),
+            ["3", "1"],
+            "album order; photos not indexed left out"
+        );
+        let at = |a: &str| {
+            idx.albums()
+                .unwrap()
+                .into_iter()
+                .find(|x| x.id == a)
+                .unwrap()
+                .photos_at
+        };
+        assert!(at("a").is_some());
+        // The same list again: kept. A changed album: fetched again. A gone album: forgotten.
+        idx.set_albums(&[album("a", 2, 10), album("b", 1, 10)])
+            .unwrap();
+        assert!(at("a").is_some());
+        idx.set_albums(&[album("b", 1, 10), album("a", 3, 11)])
+            .unwrap();
+        assert!(at("a").is_none());
+        assert_eq!(idx.albums().unwrap()[0].id, "b", "Flickr's order");
+        idx.set_albums(&[album("b", 1, 10)]).unwrap();
+        assert_eq!(idx.albums().unwrap().len(), 1);
+        assert!(ids("a").is_empty());
+    }
+}
