@@ -177,7 +177,11 @@ impl FlickrFs {
     /// size), for READDIRPLUS; `None` leaves the entry to a later lookup.
     pub fn entry_attr_now(&self, e: &DirEntry) -> Option<Attr> {
         match e.kind {
-            Kind::Dir => Some(self.dir_attr(e.ino)),
+            // A view directory may go (an album deleted on Flickr): never cached for long.
+            Kind::Dir => Some(Attr {
+                stable: !matches!(node_of(e.ino), Some(Node::ViewDir(_))),
+                ..self.dir_attr(e.ino)
+            }),
             Kind::File => self.attr_now(e.ino)?.ok(),
             Kind::Symlink => self.attr_now(e.ino)?.ok(),
         }
