@@ -2,8 +2,10 @@
 //! locally, spawns the rest onto the tokio runtime with its `Reply` (so no FUSE thread ever
 //! waits on the network), and turns errors into errno (logged once, in `reply`). Decisions
 //! about the tree live in `fs`; what stays here is FUSE itself: the capabilities negotiated at
-//! `init`, open flags, kernel passthrough (`passthrough`), listings served by offset (`dirs`)
-//! and the attributes the kernel already holds, repeated in READDIRPLUS.
+//! `init`, open flags, kernel passthrough (`passthrough`), listings served by offset (`dirs`),
+//! the attributes the kernel already holds, repeated in READDIRPLUS, and the xattr size
+//! protocol (a size-0 probe gets the length, a short buffer ERANGE; `--no-xattr` answers
+//! ENOSYS so that the kernel stops asking).
 
 mod dirs;
 mod passthrough;
