@@ -208,7 +208,9 @@ emu_start "$READ_N" "$READ_KB" 0
 expected
 mirror --cache-path "$WORK/rd" --image-only --debug 1
 mount_start "$WORK/mnt_rd" "$WORK/rd" --no-prefetch --image-only
-find "$WORK/mnt_rd" -path "$WORK/mnt_rd/.flickrfs" -prune -o -type f -print0 >"$WORK/list_m"
+# The hashed tree only: not .flickrfs, the views (albums/, dates/, tags/) or README.txt.
+find "$WORK/mnt_rd" -mindepth 1 -maxdepth 1 -type d -name '?' -print0 |
+  xargs -0 -I{} find {} -type f -print0 >"$WORK/list_m"
 find "$WORK/rd/manhhai" -path "$WORK/rd/manhhai/.flickrfs" -prune -o -type f -print0 >"$WORK/list_d"
 mfiles=$(tr -cd '\0' <"$WORK/list_m" | wc -c); dfiles=$(tr -cd '\0' <"$WORK/list_d" | wc -c)
 [ "$mfiles" = "$dfiles" ] && [ "$mfiles" = "$READ_N" ] || broken "mount lists $mfiles files, the cache $dfiles, the stream $READ_N"
@@ -270,23 +272,47 @@ row "TTFB, uncached image (20 ms latency, median of $TT_N)" "$mount_ttfb ms (sta
 mount_stop
 
 # 5. ls -lR and find over a mount of a big stream with the index built: mirrored first
-#    (--image-only, 1 KiB images) so that every st_size is known without a HEAD.
+#    (--image-only, 1 KiB images) so that every st_size is known without a HEAD. The hashed
+#    tree first (the 16 top directories: the views are timed apart), then the views for people:
+#    ls -lR of albums/ (its API calls held to ceil(sets/500) + ceil(size/500) per album) and of
+#    dates/, next to the hashed tree's; then the hashed tree again on a mount with --no-xattr
+#    (what answering the kernel's security/ACL xattr questions costs on every ls -l entry).
 emu_start "$BIG" 1 0
 t0=$(now); mirror --cache-path "$WORK/big" --image-only --concurrency 16 --debug 1; t1=$(now)
 mirror_big=$(secs "$t0" "$t1")
 mount_start "$WORK/mnt_big" "$WORK/big" --no-prefetch --image-only
-t2=$(now); entries=$(ls -lR "$WORK/mnt_big" | wc -l); t3=$(now)
-t4=$(now); found=$(find "$WORK/mnt_big" -path "$WORK/mnt_big/.flickrfs" -prune -o -type f -print | wc -l); t5=$(now)
+t2=$(now); entries=$(cd "$WORK/mnt_big" && ls -lR [0-9a-f] | wc -l); t3=$(now)
+t4=$(now); found=$(find "$WORK/mnt_big"/[0-9a-f] -type f | wc -l); t5=$(now)
 rss=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$MNT_PID/status")
+reset
+t6=$(now); alb_lines=$(ls -lR "$WORK/mnt_big/albums" | wc -l); t7=$(now)
+t8=$(now); date_lines=$(ls -lR "$WORK/mnt_big/dates" | wc -l); t9=$(now)
+alb_calls=$(stat_of "calls.get('flickr.photosets.getList', 0) + calls.get('flickr.photosets.getPhotos', 0)")
+alb_budget=$(curl -sf "$BASE/_sets?user=manhhai" | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+sets = d['sets'] if isinstance(d, dict) else d
+print(-(-len(sets) // 500) + sum(-(-len(s['photos']) // 500) for s in sets))")
+rss_views=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$MNT_PID/status")
+mount_stop
+mount_start "$WORK/mnt_big" "$WORK/big" --no-prefetch --image-only --no-xattr
+t10=$(now); (cd "$WORK/mnt_big" && ls -lR [0-9a-f] | wc -l) >/dev/null; t11=$(now)
 mount_stop
 [ "$found" -eq "$BIG" ] || broken "find saw $found files, the stream holds $BIG"
 lsr=$(secs "$t2" "$t3"); fnd=$(secs "$t4" "$t5")
+lsa=$(secs "$t6" "$t7"); lsd=$(secs "$t8" "$t9"); lsx=$(secs "$t10" "$t11")
 row "ls -lR over $BIG photos (mounted)" "$lsr s, $entries lines" "find: $fnd s, $found files" \
   "$(awk -v s="$lsr" 'BEGIN{print (s < 10 ? "ok" : "SLOW")}') (target < 10 s)"
 row "peak RSS of that mount (VmHWM)" "$rss MiB" "(start-up + ls -lR + find)" \
   "$([ "$rss" -lt 150 ] && echo ok || echo OVER) (target < 150 MiB)"
 awk -v s="$lsr" 'BEGIN{exit !(s >= 10)}' && broken "ls -lR over $BIG photos took $lsr s (target < 10 s)"
 [ "$rss" -lt 150 ] || broken "mount RSS $rss MiB (target < 150 MiB)"
+row "ls -lR albums/ (views, first look)" "$lsa s, $alb_lines lines" "hashed tree: $lsr s" \
+  "$(calc "\"%.2fx; %s album calls (budget %s)\", $lsa/$lsr, $alb_calls, $alb_budget")"
+[ "$alb_calls" -eq "$alb_budget" ] || broken "albums cost $alb_calls API calls, the budget is $alb_budget"
+row "ls -lR dates/ (views)" "$lsd s, $date_lines lines" "hashed tree: $lsr s" "$(calc "\"%.2fx\", $lsd/$lsr")"
+row "peak RSS after the views" "$rss_views MiB" "before them: $rss MiB" ""
+row "ls -lR of the hashed tree, --no-xattr" "$lsx s" "with xattrs: $lsr s" "$(calc "\"%.2fx\", $lsr/$lsx")"
 row "mirror of $BIG photos (--image-only, 1 KiB)" "$(calc "\"%.0f s, %.0f photos/s\", $mirror_big, $BIG/$mirror_big")" "--concurrency 16" ""
 
 # 6. Peak RSS of a whole mirror (listing, images, level-2 sidecars) of RSS_N photos, held to

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what the tests need on a fresh machine (FUSE 3, rsync),
+# The whole test suite: installs what the tests need on a fresh machine (FUSE 3, rsync, attr),
 # checks formatting and lints, then runs every test, FUSE mounts included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
+command -v getfattr >/dev/null 2>&1 || need+=(attr)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi

@@ -73,5 +73,8 @@ pub const FUSE_MAX_READ: u32 = 1 << 20;
 pub const SEARCH_DIR_LIMIT: usize = 1000;
 pub const SEARCH_MAX_QUERIES: usize = 1 << 20;
 pub const SEARCH_TTL: Duration = Duration::from_secs(10);
+/// How long the mount keeps its views (the catalog of dates and tags, the album list and
+/// albums read from the index) before it reads them again.
+pub const VIEWS_TTL: Duration = Duration::from_secs(30);
 /// `flickrfs search`: default hits.
 pub const SEARCH_DEFAULT_LIMIT: u32 = 50;

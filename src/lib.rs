@@ -12,6 +12,7 @@
 //! flickr   the REST client: typed errors, lenient parsing, retries, rate limit, counters
 //! lang     language detection and labels;  photo  the domain types and the hashed path
 //! config   every default and tunable;  retry  back-off with jitter;  timefmt  dates as text
+//! views    names, directories and link targets of albums/, dates/ and tags/ (pure)
 //! ```
 //!
 //! The Flickr emulator used by the tests, the demo and the benchmarks is its own crate
@@ -28,3 +29,4 @@ pub mod lang;
 pub mod photo;
 pub mod retry;
 pub mod timefmt;
+pub mod views;

@@ -134,6 +134,14 @@ pub struct Photo {
     /// When a sweep of the stream first missed it (unix seconds): deleted (or made private)
     /// on Flickr, kept in the archive.
     pub deleted_at: Option<i64>,
+    /// `datetaken` as Flickr sends it (`YYYY-MM-DD HH:MM:SS`), when the listing carried it.
+    pub date_taken: Option<String>,
+    /// `datetakengranularity`: 0 full, 4 month, 6 year, 8 circa.
+    pub taken_granularity: i64,
+    /// `datetakenunknown`: Flickr filled the date in (from the upload).
+    pub taken_unknown: bool,
+    /// Normalised tags, space-separated (the `tags` extra).
+    pub tags: String,
 }
 
 impl Photo {
@@ -160,6 +168,10 @@ impl Photo {
             comments: None,
             error: None,
             deleted_at: None,
+            date_taken: None,
+            taken_granularity: 0,
+            taken_unknown: false,
+            tags: String::new(),
         }
     }
 

@@ -1,11 +1,13 @@
 //! The on-disk cache: `files` owns a user's hashed tree (atomic writes, partial downloads,
 //! crash leftovers), `db` owns the per-user SQLite index, `users` knows which directories of
-//! the cache root are mirrors and which one a typed name means. This module owns where each
+//! the cache root are mirrors and which one a typed name means, `viewtree` writes the views as
+//! symlink trees (`mirror --views`). This module owns where each
 //! user's index lives.
 
 pub mod db;
 pub mod files;
 pub mod users;
+pub mod viewtree;
 
 use std::path::{Path, PathBuf};
 

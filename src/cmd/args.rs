@@ -118,6 +118,11 @@ pub struct MirrorArgs {
     /// aside as index.sqlite.corrupt-<time>, and no cached image is downloaded again.
     #[arg(long)]
     pub rebuild_index: bool,
+    /// Also (re)build the views as symlink trees in the cache: <user>/albums/<album>/,
+    /// dates/<YYYY>/<MM>/ and tags/<tag>/, each replaced whole (albums cost
+    /// ceil(albums/500) + ceil(size/500) calls per album).
+    #[arg(long)]
+    pub views: bool,
 }
 
 /// `flickrfs mount`.
@@ -144,6 +149,10 @@ pub struct MountArgs {
     /// Run in the background once mounted (default: stay in the foreground).
     #[arg(long)]
     pub daemon: bool,
+    /// No extended attributes (user.xdg.*, user.flickr.*): the kernel then stops asking for
+    /// attributes on every `ls -l` entry.
+    #[arg(long)]
+    pub no_xattr: bool,
 }
 
 /// `flickrfs unmount`.

@@ -97,6 +97,7 @@ pub fn main(args: DemoArgs) -> i32 {
         },
         no_prefetch: false,
         refresh: Duration::from_secs(30),
+        no_xattr: false,
         wait_index: false,
         allow_other: false,
         daemon: false,

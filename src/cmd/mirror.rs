@@ -56,7 +56,7 @@ async fn run(args: MirrorArgs, progress: bool) -> Result<i32, String> {
     let bar = spawn_progress(engine.clone(), progress);
     let prune = args.prune_deleted;
     let outcome = tokio::select! {
-        r = mirror_loop(&engine, args.watch, prune) => r.map(Some),
+        r = mirror_loop(&engine, args.watch, prune, args.views) => r.map(Some),
         _ = bootstrap::shutdown_signal() => Ok(None),
     };
     engine.flush_call_counts();
@@ -84,6 +84,7 @@ async fn mirror_loop(
     engine: &Arc<Engine>,
     watch: Option<Duration>,
     prune: bool,
+    views: bool,
 ) -> Result<RunReport, String> {
     loop {
         let report = engine.run().await.map_err(|e| e.to_string())?;
@@ -92,6 +93,15 @@ async fn mirror_loop(
             if n > 0 {
                 tracing::info!("Removed {n} photos deleted from Flickr (--prune-deleted)");
             }
+        }
+        if views {
+            let v = engine.build_views().await.map_err(|e| e.to_string())?;
+            tracing::info!(
+                "Views rebuilt in {}: {} albums, {} links",
+                engine.store.root().display(),
+                v.albums,
+                v.links
+            );
         }
         match watch {
             None => return Ok(report),

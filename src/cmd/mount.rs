@@ -72,9 +72,10 @@ fn run(args: MountArgs) -> Result<(), String> {
         FsOptions {
             show_images: !args.common.info_only,
             info_level: args.common.info_level(),
+            albums_max_age: args.refresh,
         },
     ));
-    let adapter = FuseAdapter::new(fs, rt.handle().clone());
+    let adapter = FuseAdapter::new(fs, rt.handle().clone(), !args.no_xattr);
     let mut config = fuser::Config::default();
     config.mount_options = vec![
         fuser::MountOption::RO,

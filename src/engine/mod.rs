@@ -3,14 +3,16 @@
 //! progress in the index so that any run can be interrupted and resumed.
 //!
 //! This module owns the [`Engine`] (one user's API client, index, store and run state), its
-//! options, errors and counters. Submodules: `open` (which cache directory a typed user
+//! options, errors and counters. Submodules: `albums` (photosets, fetched lazily), `open` (which cache directory a typed user
 //! means; index set aside for a rebuild), `listing` (pages in, index updated), `planner`
 //! (which page next, which photos may run), `scheduler` (lister + dispatcher + claims),
 //! `fetch` (one photo: image, then sidecar), `download` (HTTP GET/HEAD of image files),
 //! `stream` (downloads followed by readers), `failures` (errors met outside a photo's fetch,
 //! recorded for `status`), `sidecar` (the JSON file), `relabel` (sidecars
-//! again after the language detector changed), `imageinfo` and `verify` (checking images).
+//! again after the language detector changed), `imageinfo` and `verify` (checking images), `views`
+//! (the views as symlink trees in the cache).
 
+mod albums;
 pub mod download;
 mod failures;
 mod fetch;
@@ -23,8 +25,10 @@ mod scheduler;
 pub mod sidecar;
 pub mod stream;
 mod verify;
+mod views;
 
 pub use scheduler::ForegroundGuard;
+pub use views::ViewsReport;
 
 pub use open::open_user;
 use planner::Known;
@@ -255,6 +259,8 @@ pub struct Engine {
     halted: Mutex<Option<SyncError>>,
     /// Failure records being written (see `failures`).
     failures_in_flight: AtomicUsize,
+    /// Held while albums are fetched (one fetch at a time).
+    albums_lock: tokio::sync::Mutex<()>,
 }
 
 impl Engine {
@@ -286,6 +292,7 @@ impl Engine {
             streams: stream::Streams::default(),
             halted: Mutex::new(None),
             failures_in_flight: AtomicUsize::new(0),
+            albums_lock: tokio::sync::Mutex::new(()),
         }))
     }
 

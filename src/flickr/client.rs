@@ -26,6 +26,8 @@ pub const LISTING_EXTRAS: &[&str] = &[
     "original_format",
     "o_dims",
     "count_comments",
+    "date_taken",
+    "tags",
     "url_o",
     "url_6k",
     "url_5k",
@@ -261,6 +263,40 @@ impl FlickrApi {
         }
         let v = self.call("flickr.people.getPhotos", &params).await?;
         PhotoPage::from_json(&v)
+    }
+
+    /// One page of the user's photosets (`flickr.photosets.getList`): the sets, the pages.
+    pub async fn get_photosets(
+        &self,
+        user_id: &str,
+        page: u32,
+        per_page: u32,
+    ) -> Result<(Vec<types::Photoset>, u32), FlickrError> {
+        let params = [
+            ("user_id", user_id.to_string()),
+            ("page", page.max(1).to_string()),
+            ("per_page", per_page.clamp(1, 500).to_string()),
+        ];
+        let v = self.call("flickr.photosets.getList", &params).await?;
+        types::photosets_from_json(&v)
+    }
+
+    /// One page of a photoset's photo ids in the set's order (`flickr.photosets.getPhotos`).
+    pub async fn get_photoset_photos(
+        &self,
+        set_id: &str,
+        user_id: &str,
+        page: u32,
+        per_page: u32,
+    ) -> Result<(Vec<String>, u32), FlickrError> {
+        let params = [
+            ("photoset_id", set_id.to_string()),
+            ("user_id", user_id.to_string()),
+            ("page", page.max(1).to_string()),
+            ("per_page", per_page.clamp(1, 500).to_string()),
+        ];
+        let v = self.call("flickr.photosets.getPhotos", &params).await?;
+        types::photoset_photos_from_json(&v)
     }
 
     pub async fn get_photo_sizes(&self, photo_id: &str) -> Result<Vec<Size>, FlickrError> {

@@ -12,4 +12,4 @@ pub use client::{is_nsid, ClientOptions, FlickrApi, DEFAULT_API_URL, LISTING_EXT
 pub use error::{transport_message, FlickrError};
 pub use html::decode_entities;
 pub use ratelimit::RateLimiter;
-pub use types::{FlickrUser, PhotoInfo, PhotoPage};
+pub use types::{FlickrUser, PhotoInfo, PhotoPage, Photoset};

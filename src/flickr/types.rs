@@ -81,6 +81,10 @@ pub fn listed_photo(p: &Value) -> Option<Photo> {
         count_comments: num(&p["count_comments"]).unwrap_or(0).max(0) as u32,
         best,
         ext,
+        date_taken: text(&p["datetaken"]).filter(|s| !s.is_empty()),
+        taken_granularity: num(&p["datetakengranularity"]).unwrap_or(0),
+        taken_unknown: num(&p["datetakenunknown"]).unwrap_or(0) != 0,
+        tags: text(&p["tags"]).unwrap_or_default(),
         ..Photo::listed(id)
     })
 }
@@ -120,6 +124,60 @@ impl PhotoPage {
     pub fn into_parts(self) -> (Vec<Photo>, u32, u64) {
         (self.photos, self.page_count, self.photo_count)
     }
+}
+
+/// One photoset (album) of `flickr.photosets.getList`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Photoset {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    /// Photos and videos.
+    pub count: u64,
+    pub date_update: i64,
+}
+
+/// One page of `flickr.photosets.getList`: the sets and the page count.
+pub fn photosets_from_json(v: &Value) -> Result<(Vec<Photoset>, u32), FlickrError> {
+    let s = v
+        .get("photosets")
+        .ok_or_else(|| FlickrError::InvalidResponse("no photosets in the answer".into()))?;
+    let sets = s["photoset"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| {
+                    let count = |a: &str, b: &str| num(&p[a]).or_else(|| num(&p[b])).unwrap_or(0);
+                    Some(Photoset {
+                        id: text(&p["id"]).filter(|s| !s.is_empty())?,
+                        title: decode_entities(&text(&p["title"]).unwrap_or_default()),
+                        description: decode_entities(&text(&p["description"]).unwrap_or_default()),
+                        count: (count("count_photos", "photos") + count("count_videos", "videos"))
+                            .max(0) as u64,
+                        date_update: num(&p["date_update"]).unwrap_or(0),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((sets, num(&s["pages"]).unwrap_or(1).max(1) as u32))
+}
+
+/// One page of `flickr.photosets.getPhotos`: the photo ids in the set's order, and the page
+/// count.
+pub fn photoset_photos_from_json(v: &Value) -> Result<(Vec<String>, u32), FlickrError> {
+    let s = v
+        .get("photoset")
+        .ok_or_else(|| FlickrError::InvalidResponse("no photoset in the answer".into()))?;
+    let ids = s["photo"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| text(&p["id"]).filter(|s| !s.is_empty()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((ids, num(&s["pages"]).unwrap_or(1).max(1) as u32))
 }
 
 /// `flickr.photos.getSizes`.

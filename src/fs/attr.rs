@@ -64,6 +64,28 @@ impl FlickrFs {
     pub fn attr_now(&self, ino: u64) -> Option<Result<Attr>> {
         match node_of(ino)? {
             Node::Root | Node::Meta | Node::SearchRoot => Some(Ok(self.dir_attr(ino))),
+            Node::Readme => Some(Ok(self.file_attr(
+                ino,
+                super::views::README.len() as u64,
+                self.started,
+                true,
+            ))),
+            Node::ViewDir(d) => Some(match self.view_dir_exists(d)? {
+                Ok(true) => Ok(Attr {
+                    stable: false,
+                    ..self.dir_attr(ino)
+                }),
+                Ok(false) => Err(Error::not_found()),
+                Err(e) => Err(e),
+            }),
+            Node::ViewLink { .. } => Some(self.readlink(ino).map(|target| Attr {
+                ino,
+                kind: Kind::Symlink,
+                size: target.len() as u64,
+                mtime: self.started,
+                perm: 0o777,
+                stable: false,
+            })),
             Node::Dir { len, value } => {
                 let prefix = dir_prefix(len, value);
                 if len == 0 || len > self.depth() {
@@ -104,6 +126,12 @@ impl FlickrFs {
                 self.with_search(q, |_| ())?;
                 Ok(self.dir_attr(ino))
             }
+            Node::ViewDir(_) => {
+                // An album, before the album list was fetched.
+                self.prepare_view(super::inode::ALBUMS_INO).await?;
+                self.attr_now(ino)
+                    .unwrap_or_else(|| Err(Error::not_found()))
+            }
             Node::Link { .. } => Ok(Attr {
                 ino,
                 kind: Kind::Symlink,
@@ -136,9 +164,12 @@ impl FlickrFs {
                 Ok(self.file_attr(ino, size, row.date_upload, false))
             }
             // Answered by attr_now.
-            Node::Root | Node::Meta | Node::SearchRoot | Node::Dir { .. } => {
-                Err(Error::not_found())
-            }
+            Node::Root
+            | Node::Meta
+            | Node::SearchRoot
+            | Node::Dir { .. }
+            | Node::Readme
+            | Node::ViewLink { .. } => Err(Error::not_found()),
         }
     }
 
@@ -146,9 +177,13 @@ impl FlickrFs {
     /// size), for READDIRPLUS; `None` leaves the entry to a later lookup.
     pub fn entry_attr_now(&self, e: &DirEntry) -> Option<Attr> {
         match e.kind {
-            Kind::Dir => Some(self.dir_attr(e.ino)),
+            // A view directory may go (an album deleted on Flickr): never cached for long.
+            Kind::Dir => Some(Attr {
+                stable: !matches!(node_of(e.ino), Some(Node::ViewDir(_))),
+                ..self.dir_attr(e.ino)
+            }),
             Kind::File => self.attr_now(e.ino)?.ok(),
-            Kind::Symlink => None,
+            Kind::Symlink => self.attr_now(e.ino)?.ok(),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Directories: finding a name in a directory (`lookup`) and listing one (`readdir`), for the
-//! root, the hashed levels, `.flickrfs/` and its search directories. Names come from the
-//! in-memory tree and the index, never from the network (a lookup's attributes may need it:
-//! see `attr`).
+//! root, the hashed levels, `.flickrfs/` and its search directories, and the views (see
+//! `views`). Names come from the in-memory tree and the index, never from the network (a
+//! lookup's attributes may need it: see `attr`), except that an album list or an album's
+//! photos are fetched on their first look ([`FlickrFs::readdir_async`], [`FlickrFs::lookup`]).
 
 use super::attr::{Attr, DirEntry, Kind};
 use super::error::{Error, Result};
@@ -11,6 +12,9 @@ use super::FlickrFs;
 impl FlickrFs {
     /// [`FlickrFs::lookup`] when it needs neither the network nor rendering.
     pub fn lookup_now(&self, parent: u64, name: &str) -> Option<Result<Attr>> {
+        if self.view_needs_network(parent) {
+            return None;
+        }
         match self.child_ino(parent, name) {
             Err(e) => Some(Err(e)),
             Ok(ino) => self.attr_now(ino),
@@ -19,6 +23,7 @@ impl FlickrFs {
 
     /// Finds `name` in directory `parent`.
     pub async fn lookup(&self, parent: u64, name: &str) -> Result<Attr> {
+        self.prepare_view(parent).await?;
         let ino = self.child_ino(parent, name)?;
         self.getattr(ino).await
     }
@@ -28,11 +33,17 @@ impl FlickrFs {
         let depth = self.depth();
         let prefix = match node_of(parent).ok_or_else(Error::not_found)? {
             Node::Root => {
-                if name == META_NAME {
-                    return Ok(META_INO);
+                match name {
+                    META_NAME => return Ok(META_INO),
+                    README_NAME => return Ok(README_INO),
+                    crate::views::ALBUMS => return Ok(ALBUMS_INO),
+                    crate::views::DATES => return Ok(DATES_INO),
+                    crate::views::TAGS => return Ok(TAGS_INO),
+                    _ => {}
                 }
                 String::new()
             }
+            Node::ViewDir(d) => return self.view_child(d, name),
             Node::Meta => {
                 return match name {
                     STATUS_NAME => Ok(STATUS_INO),
@@ -99,7 +110,19 @@ impl FlickrFs {
         }
     }
 
-    /// The whole listing of a directory (without `.` and `..`). Never reaches the network.
+    /// True when listing directory `ino` needs the network first ([`FlickrFs::readdir_async`]).
+    pub fn readdir_needs_network(&self, ino: u64) -> bool {
+        self.view_needs_network(ino)
+    }
+
+    /// The whole listing of a directory, fetching first what an album view needs.
+    pub async fn readdir_async(&self, ino: u64) -> Result<Vec<DirEntry>> {
+        self.prepare_view(ino).await?;
+        self.readdir(ino)
+    }
+
+    /// The whole listing of a directory (without `.` and `..`). Never reaches the network:
+    /// an album view not fetched yet is not found (see [`FlickrFs::readdir_needs_network`]).
     pub fn readdir(&self, ino: u64) -> Result<Vec<DirEntry>> {
         self.refresh_tree();
         let depth = self.depth();
@@ -153,6 +176,7 @@ impl FlickrFs {
                     out
                 });
             }
+            Node::ViewDir(d) => return self.view_readdir(d),
             Node::Dir { len, value } => dir_prefix(len, value),
             _ => return Err(Error::answer(libc::ENOTDIR)),
         };
@@ -163,6 +187,22 @@ impl FlickrFs {
                 kind: Kind::Dir,
                 name: META_NAME.into(),
             });
+            out.push(DirEntry {
+                ino: README_INO,
+                kind: Kind::File,
+                name: README_NAME.into(),
+            });
+            for (ino, name) in [
+                (ALBUMS_INO, crate::views::ALBUMS),
+                (DATES_INO, crate::views::DATES),
+                (TAGS_INO, crate::views::TAGS),
+            ] {
+                out.push(DirEntry {
+                    ino,
+                    kind: Kind::Dir,
+                    name: name.into(),
+                });
+            }
         }
         let tree = self.tree();
         let range = tree.range(&prefix);

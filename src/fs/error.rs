@@ -117,6 +117,7 @@ fn errno_name(errno: i32) -> &'static str {
         libc::ELOOP => "a symbolic link",
         libc::EINVAL => "invalid argument",
         libc::ENOSPC => "no space left",
+        libc::ENODATA => "no such attribute",
         _ => "error",
     }
 }

@@ -42,7 +42,9 @@ impl FlickrFs {
             Node::Root | Node::Meta | Node::Dir { .. } | Node::SearchRoot | Node::Search(_) => {
                 return Err(Error::answer(libc::EISDIR))
             }
-            Node::Link { .. } => return Err(Error::answer(libc::ELOOP)),
+            Node::ViewDir(_) => return Err(Error::answer(libc::EISDIR)),
+            Node::Link { .. } | Node::ViewLink { .. } => return Err(Error::answer(libc::ELOOP)),
+            Node::Readme => (Handle::Bytes(Arc::new(super::views::README.into())), true),
             Node::Status => (Handle::Bytes(Arc::new(self.status_bytes())), false),
             Node::Image(_) => (
                 Handle::Backing {

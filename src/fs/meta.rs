@@ -77,11 +77,15 @@ impl FlickrFs {
         searches.get(i).map(f).ok_or_else(Error::not_found)
     }
 
-    /// The target of a search link: relative, from `.flickrfs/search/<query>/` to the file in
-    /// the hashed tree.
+    /// The target of a search or view link: relative, from its directory
+    /// (`.flickrfs/search/<query>/`, `dates/1965/03/`...) to the file in the hashed tree.
     pub fn readlink(&self, ino: u64) -> Result<String> {
-        let Some(Node::Link { query, hit, json }) = node_of(ino) else {
-            return Err(Error::answer(libc::EINVAL));
+        let (query, hit, json) = match node_of(ino) {
+            Some(Node::Link { query, hit, json }) => (query, hit, json),
+            Some(Node::ViewLink { dir, rowid, json }) => {
+                return self.view_readlink(dir, rowid, json)
+            }
+            _ => return Err(Error::answer(libc::EINVAL)),
         };
         let searches = self.searches.lock().unwrap_or_else(|e| e.into_inner());
         let d = searches

@@ -3,7 +3,8 @@
 //! is not cached yet. This module owns the [`FlickrFs`] state and the in-memory tree's refresh;
 //! submodules own the rest: `inode` (numbers and what they name), `tree` (the hashed tree in
 //! memory), `attr` (what `stat` shows), `dir` (lookup and readdir), `handles` (open files and
-//! reads), `meta` (`.flickrfs/status` and search directories) and `error` (errno with cause).
+//! reads), `meta` (`.flickrfs/status` and search directories), `views` (albums, dates, tags
+//! and README.txt), `xattr` (extended attributes) and `error` (errno with cause).
 //! It never calls the FUSE adapter; the adapter calls it.
 
 mod attr;
@@ -13,10 +14,12 @@ mod handles;
 mod inode;
 mod meta;
 mod tree;
+mod views;
+mod xattr;
 
 pub use attr::{Attr, DirEntry, Kind};
 pub use error::{Error, Result};
-pub use inode::{META_NAME, ROOT_INO, SEARCH_NAME, STATUS_NAME};
+pub use inode::{META_NAME, README_NAME, ROOT_INO, SEARCH_NAME, STATUS_NAME};
 
 use crate::engine::Engine;
 use crate::photo::Photo;
@@ -33,6 +36,8 @@ pub struct FsOptions {
     pub show_images: bool,
     /// Sidecar level, `None` for no sidecars.
     pub info_level: Option<i32>,
+    /// Fetch the album list and an album's photos again once they are this old.
+    pub albums_max_age: std::time::Duration,
 }
 
 pub struct FlickrFs {
@@ -45,6 +50,7 @@ pub struct FlickrFs {
     started: i64,
     /// Search directories by query id (index + 1 is the id, so 0 is never one).
     searches: Mutex<Vec<SearchDir>>,
+    views: views::ViewState,
 }
 
 impl FlickrFs {
@@ -58,6 +64,7 @@ impl FlickrFs {
             next_fh: AtomicU64::new(1),
             started: crate::engine::now_secs(),
             searches: Mutex::new(Vec::new()),
+            views: views::ViewState::default(),
         };
         fs.refresh_tree();
         fs

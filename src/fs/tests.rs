@@ -9,6 +9,7 @@ use crate::cache::files::Store;
 use crate::engine::SyncOptions;
 use crate::flickr::{ClientOptions, FlickrApi, FlickrUser};
 use crate::photo::{self, Photo, Size};
+use inode::README_NAME;
 
 struct Fixture {
     fs: FlickrFs,
@@ -29,6 +30,12 @@ fn fixture(n: usize, depth: usize, level: Option<i32>) -> Fixture {
             description: "Chợ Bến Thành".into(),
             date_upload: 1_262_304_000 + i as i64,
             last_update: 1_262_304_000 + i as i64,
+            date_taken: Some(format!("1960-0{}-15 10:00:00", 1 + i % 2)),
+            tags: if i % 2 == 0 {
+                "saigon hue".into()
+            } else {
+                String::new()
+            },
             best: Some(Size {
                 label: "Original".into(),
                 width: 10,
@@ -72,6 +79,7 @@ fn fixture(n: usize, depth: usize, level: Option<i32>) -> Fixture {
     let fs = FlickrFs::new(
         engine,
         FsOptions {
+            albums_max_age: std::time::Duration::from_secs(600),
             show_images: true,
             info_level: level,
         },
@@ -117,12 +125,15 @@ fn depth_4_tree_lookups_attributes_and_reads() {
     let f = fixture(20, 4, Some(1));
     let rt = rt();
     let root = names(&f.fs, ROOT_INO);
-    assert_eq!(root[0], META_NAME);
+    assert_eq!(
+        root[..5],
+        [META_NAME, README_NAME, "albums", "dates", "tags"]
+    );
     let mut firsts: Vec<String> = f.photos.iter().map(|(p, _)| p.hash()[..1].into()).collect();
     firsts.sort();
     firsts.dedup();
     assert_eq!(
-        root[1..],
+        root[5..],
         firsts[..],
         "only levels that hold a photo are listed"
     );
@@ -191,7 +202,7 @@ fn depth_0_and_1_trees() {
         .flat_map(|(p, _)| [format!("{}.jpg", p.hash()), format!("{}.json", p.hash())])
         .collect();
     want.sort();
-    assert_eq!(names(&f.fs, ROOT_INO)[1..], want[..]);
+    assert_eq!(names(&f.fs, ROOT_INO)[5..], want[..]);
     let rt = rt();
     for (p, bytes) in &f.photos {
         let a = walk(&f.fs, &rt, &format!("{}.jpg", p.hash())).unwrap();
@@ -200,7 +211,7 @@ fn depth_0_and_1_trees() {
 
     let f = fixture(40, 1, None);
     let root = names(&f.fs, ROOT_INO);
-    assert!(root[1..].iter().all(|n| n.len() == 1));
+    assert!(root[5..].iter().all(|n| n.len() == 1));
     let (p, _) = &f.photos[3];
     let h = p.hash();
     let dir = walk(&f.fs, &rt, &h[..1]).unwrap();
@@ -254,4 +265,102 @@ fn meta_files_and_refusals() {
         f.fs.readlink(link.ino).unwrap(),
         format!("../../../{}", photo::hashed_path(&h, 2, "jpg"))
     );
+}
+
+#[test]
+fn views_by_date_and_tag_and_extended_attributes() {
+    let f = fixture(6, 2, Some(1));
+    let rt = rt();
+    assert_eq!(names(&f.fs, inode::DATES_INO), ["1960"]);
+    assert_eq!(names(&f.fs, inode::TAGS_INO), ["hue", "saigon"]);
+    let jan = walk(&f.fs, &rt, "dates/1960/01").unwrap();
+    let want: Vec<String> = [0, 2, 4]
+        .iter()
+        .flat_map(|&i| {
+            let p = &f.photos[i].0;
+            [
+                format!("Photo {i} ({}).jpg", p.id),
+                format!("Photo {i} ({}).json", p.id),
+            ]
+        })
+        .collect();
+    assert_eq!(names(&f.fs, jan.ino), want);
+    assert_eq!(
+        names(&f.fs, walk(&f.fs, &rt, "tags/saigon").unwrap().ino),
+        want
+    );
+    let p = &f.photos[2].0;
+    let h = p.hash();
+    let link = walk(
+        &f.fs,
+        &rt,
+        &format!("dates/1960/01/Photo 2 ({}).json", p.id),
+    )
+    .unwrap();
+    assert_eq!(link.kind, Kind::Symlink);
+    let target = f.fs.readlink(link.ino).unwrap();
+    assert_eq!(
+        target,
+        format!("../../../{}", photo::hashed_path(&h, 2, "json"))
+    );
+    assert_eq!(link.size, target.len() as u64);
+    // Names are checked whole: the id alone, another photo's month or a wrong title miss.
+    for bad in [
+        format!("dates/1960/02/Photo 2 ({}).jpg", p.id),
+        format!("dates/1960/01/Photo 3 ({}).jpg", p.id),
+        format!("dates/1960/01/{}.jpg", p.id),
+        "dates/1961".to_string(),
+    ] {
+        assert_eq!(
+            walk(&f.fs, &rt, &bad).unwrap_err().errno(),
+            libc::ENOENT,
+            "{bad}"
+        );
+    }
+    // The album list needs the network: the adapter takes the async path.
+    assert!(f.fs.readdir_needs_network(inode::ALBUMS_INO));
+    assert!(!f.fs.readdir_needs_network(inode::DATES_INO));
+    let readme = walk(&f.fs, &rt, README_NAME).unwrap();
+    let (fh, _) = f.fs.open(readme.ino, false).unwrap();
+    let text = rt.block_on(f.fs.read(fh, 0, 1 << 16)).unwrap();
+    assert_eq!(text.len() as u64, readme.size);
+    assert!(String::from_utf8(text).unwrap().contains("albums/"));
+    // Extended attributes of the image.
+    let img = walk(&f.fs, &rt, &photo::hashed_path(&h, 2, "jpg")).unwrap();
+    let get = |n: &str| {
+        f.fs.getxattr(img.ino, n)
+            .map(|v| String::from_utf8(v).unwrap())
+    };
+    assert_eq!(get("user.flickr.id").unwrap(), p.id);
+    assert_eq!(get("user.flickr.title").unwrap(), "Photo 2");
+    assert_eq!(get("user.xdg.tags").unwrap(), "saigon,hue");
+    assert_eq!(get("user.xdg.comment").unwrap(), "Photo 2\n\nChợ Bến Thành");
+    assert_eq!(
+        get("user.xdg.origin.url").unwrap(),
+        format!("https://www.flickr.com/photos/someone/{}/", p.id)
+    );
+    for missing in ["security.selinux", "system.posix_acl_access", "user.other"] {
+        assert_eq!(
+            get(missing).unwrap_err().errno(),
+            libc::ENODATA,
+            "{missing}"
+        );
+    }
+    let list = f.fs.listxattr(img.ino).unwrap();
+    assert_eq!(
+        list,
+        b"user.xdg.origin.url\0user.xdg.comment\0user.xdg.tags\0user.flickr.id\0user.flickr.title\0"
+    );
+    // No tags: no user.xdg.tags.
+    let odd = walk(
+        &f.fs,
+        &rt,
+        &photo::hashed_path(&f.photos[1].0.hash(), 2, "json"),
+    )
+    .unwrap();
+    assert_eq!(
+        f.fs.getxattr(odd.ino, "user.xdg.tags").unwrap_err().errno(),
+        libc::ENODATA
+    );
+    assert!(f.fs.listxattr(ROOT_INO).unwrap().is_empty());
 }

@@ -2,9 +2,11 @@
 //! locally, spawns the rest onto the tokio runtime with its `Reply` (so no FUSE thread ever
 //! waits on the network), and turns errors into errno (logged once, in `reply`). Decisions
 //! about the tree live in `fs`; what stays here is FUSE itself: the capabilities negotiated at
-//! `init`, open flags, kernel passthrough (`passthrough`), listings served by offset (`dirs`)
-//! and the attributes the kernel already holds, repeated in READDIRPLUS. Work spawned for a
-//! kernel request runs as `foreground` (a person waits): it fails at once while Flickr is down.
+//! `init`, open flags, kernel passthrough (`passthrough`), listings served by offset (`dirs`),
+//! the attributes the kernel already holds, repeated in READDIRPLUS, and the xattr size
+//! protocol (a size-0 probe gets the length, a short buffer ERANGE; `--no-xattr` answers
+//! ENOSYS so that the kernel stops asking). Work spawned for a kernel request runs as
+//! `foreground` (a person waits): it fails at once while Flickr is down.
 
 mod dirs;
 mod passthrough;
@@ -30,16 +32,18 @@ pub struct FuseAdapter {
     rt: tokio::runtime::Handle,
     uid: u32,
     gid: u32,
-    dirs: dirs::Listings,
+    dirs: Arc<dirs::Listings>,
     passthrough: passthrough::Passthrough,
     /// The attributes last given to the kernel for inodes whose attributes are not cheap
     /// (sidecars, images of unknown size, the status file): READDIRPLUS repeats them rather
     /// than overwrite what the kernel holds with a placeholder.
     given: Arc<Mutex<HashMap<u64, Attr>>>,
+    /// Answer xattr calls (else ENOSYS, and the kernel stops asking: `--no-xattr`).
+    xattr: bool,
 }
 
 impl FuseAdapter {
-    pub fn new(fs: Arc<FlickrFs>, rt: tokio::runtime::Handle) -> FuseAdapter {
+    pub fn new(fs: Arc<FlickrFs>, rt: tokio::runtime::Handle, xattr: bool) -> FuseAdapter {
         // SAFETY: getuid/getgid have no preconditions and cannot fail.
         let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
         FuseAdapter {
@@ -47,9 +51,10 @@ impl FuseAdapter {
             rt,
             uid,
             gid,
-            dirs: dirs::Listings::default(),
+            dirs: Arc::new(dirs::Listings::default()),
             passthrough: passthrough::Passthrough::default(),
             given: Arc::new(Mutex::new(HashMap::new())),
+            xattr,
         }
     }
 
@@ -84,6 +89,21 @@ fn remember(given: &Mutex<HashMap<u64, Attr>>, a: &Attr) {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(a.ino, a.clone());
+    }
+}
+
+/// The xattr size protocol: size 0 asks for the length, a buffer too small gets ERANGE.
+fn xattr_reply(
+    fs: &Arc<FlickrFs>,
+    value: crate::fs::Result<Vec<u8>>,
+    size: u32,
+    reply: ReplyXattr,
+) {
+    match value {
+        Ok(v) if size == 0 => reply.size(v.len() as u32),
+        Ok(v) if v.len() > size as usize => reply.error(Errno::from_i32(libc::ERANGE)),
+        Ok(v) => reply.data(&v),
+        Err(e) => reply.error(errno(fs, e)),
     }
 }
 
@@ -162,6 +182,18 @@ impl Filesystem for FuseAdapter {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        if self.fs.readdir_needs_network(ino.0) {
+            let (fs, dirs) = (self.fs.clone(), self.dirs.clone());
+            self.rt.spawn(foreground(async move {
+                match fs.readdir_async(ino.0).await {
+                    Ok(entries) => {
+                        reply.opened(FileHandle(dirs.insert(entries)), FopenFlags::empty())
+                    }
+                    Err(e) => reply.error(errno(&fs, e)),
+                }
+            }));
+            return;
+        }
         match self.fs.readdir(ino.0) {
             Ok(entries) => {
                 let fh = self.dirs.insert(entries);
@@ -295,8 +327,7 @@ impl Filesystem for FuseAdapter {
         reply.error(Errno::EROFS);
     }
 
-    // ENOSYS, answered quietly: the kernel then stops asking (no flush or xattr trips on every
-    // close and every `ls -l` entry).
+    // ENOSYS, answered quietly: the kernel then stops asking (no flush trip on every close).
     fn flush(
         &self,
         _req: &Request,
@@ -308,19 +339,23 @@ impl Filesystem for FuseAdapter {
         reply.error(Errno::ENOSYS);
     }
 
-    fn getxattr(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _name: &OsStr,
-        _size: u32,
-        reply: ReplyXattr,
-    ) {
-        reply.error(Errno::ENOSYS);
+    // With `--no-xattr`, ENOSYS: the kernel then stops asking (no xattr trip on every `ls -l`
+    // entry). Otherwise the kernel's own questions (security.*, ACLs) get ENODATA from memory.
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        if !self.xattr {
+            return reply.error(Errno::ENOSYS);
+        }
+        let Some(name) = name.to_str() else {
+            return reply.error(Errno::from_i32(libc::ENODATA));
+        };
+        xattr_reply(&self.fs, self.fs.getxattr(ino.0, name), size, reply);
     }
 
-    fn listxattr(&self, _req: &Request, _ino: INodeNo, _size: u32, reply: ReplyXattr) {
-        reply.error(Errno::ENOSYS);
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        if !self.xattr {
+            return reply.error(Errno::ENOSYS);
+        }
+        xattr_reply(&self.fs, self.fs.listxattr(ino.0), size, reply);
     }
 
     // What fuser would answer with a WARN per call (`[Not Implemented] ...`, three lines for

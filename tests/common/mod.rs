@@ -181,7 +181,8 @@ pub fn photo_path(cache: &Path, user: &str, id: &str, ext: &str, depth: usize) -
     p
 }
 
-/// Every file under `root` (relative paths), sorted; skips the `.flickrfs` metadata dir.
+/// Every file under `root` (relative paths), sorted; skips the `.flickrfs` metadata dir and,
+/// at the top, the views (`albums`, `dates`, `tags`) and the mount's `README.txt`.
 pub fn tree_files(root: &Path) -> Vec<PathBuf> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
         let Ok(rd) = std::fs::read_dir(dir) else {
@@ -190,6 +191,13 @@ pub fn tree_files(root: &Path) -> Vec<PathBuf> {
         for e in rd.flatten() {
             let p = e.path();
             if e.file_name() == ".flickrfs" {
+                continue;
+            }
+            // The views for people (symlinks into this tree) and the mount's README.txt.
+            let name = e.file_name();
+            if dir == base
+                && ["albums", "dates", "tags", "README.txt"].contains(&&*name.to_string_lossy())
+            {
                 continue;
             }
             if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {

@@ -243,8 +243,10 @@ const ENG_COMMENTS: &[&str] = &[
     "Wonderful \"time machine\" picture, thank you for posting it!",
 ];
 
-/// Titles containing characters Flickr serves entity-encoded (`&`, quotes, `<`, `>`).
+/// Titles containing characters Flickr serves entity-encoded (`&`, quotes, `<`, `>`), and a
+/// slash (a file name cannot hold one as it is).
 const SPECIAL_TITLES: &[(&str, &str)] = &[
+    ("Sài Gòn {Y}/1975 - \"Bến Bạch Đằng\"", "vie"),
     ("Saigon & Cholon {Y}", "eng"),
     ("\"Hòn ngọc Viễn Đông\" - Sài Gòn {Y}", "vie"),
     ("L'église de Tân Định <vers {Y}>", "fra"),

@@ -2,16 +2,19 @@
 //!
 //! This module owns the connection and the `meta` key/value table (resolved user, sync state).
 //! Submodules own the rest: `schema` (tables, version), `photos` (every listed photo with what
-//! the listing gave, its image/info state and cached comments), `search` (the FTS5 table) and
-//! `telemetry` (counts, API calls, errors). The mirror, the mount, `status` and `search` all
+//! the listing gave, its image/info state and cached comments), `search` (the FTS5 table),
+//! `telemetry` (counts, API calls, errors) and `views` (what the albums, dates and tags views
+//! read, and the albums cached between looks). The mirror, the mount, `status` and `search` all
 //! read it; WAL lets them do so while another process writes. No SQL lives outside this folder.
 
 mod photos;
 mod schema;
 pub mod search;
 mod telemetry;
+mod views;
 
 pub use telemetry::{ErrorEvent, IndexCounts};
+pub use views::AlbumRow;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;

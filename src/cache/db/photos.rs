@@ -32,25 +32,28 @@ impl Index {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO photos (id, rank, secret, server, title, description, date_upload,
                     last_update, media, original_format, count_comments, best_url, best_label,
-                    best_width, best_height, ext, pending, seen_gen)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 1,
-                    ?17)",
+                    best_width, best_height, ext, date_taken, taken_granularity, taken_unknown,
+                    tags, pending, seen_gen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                    ?17, ?18, ?19, ?20, 1, ?21)",
             )?;
             let mut update = tx.prepare_cached(
                 "UPDATE photos SET rank = ?2, secret = ?3, server = ?4, title = ?5,
                     description = ?6, date_upload = ?7, last_update = ?8, media = ?9,
                     original_format = ?10, count_comments = ?11,
-                    best_url = CASE WHEN ?19 THEN best_url ELSE ?12 END,
-                    best_label = CASE WHEN ?19 THEN best_label ELSE ?13 END,
-                    best_width = CASE WHEN ?19 THEN best_width ELSE ?14 END,
-                    best_height = CASE WHEN ?19 THEN best_height ELSE ?15 END,
-                    ext = CASE WHEN ?19 THEN ext ELSE ?16 END,
-                    image_cached = CASE WHEN ?17 THEN 0 ELSE image_cached END,
-                    image_size = CASE WHEN ?17 THEN NULL ELSE image_size END,
-                    info_level = CASE WHEN ?18 THEN -1 ELSE info_level END,
-                    pending = CASE WHEN ?17 OR ?18 OR deleted_at IS NOT NULL THEN 1 ELSE pending END,
+                    best_url = CASE WHEN ?23 THEN best_url ELSE ?12 END,
+                    best_label = CASE WHEN ?23 THEN best_label ELSE ?13 END,
+                    best_width = CASE WHEN ?23 THEN best_width ELSE ?14 END,
+                    best_height = CASE WHEN ?23 THEN best_height ELSE ?15 END,
+                    ext = CASE WHEN ?23 THEN ext ELSE ?16 END,
+                    date_taken = COALESCE(?17, date_taken), taken_granularity = ?18,
+                    taken_unknown = ?19, tags = ?20,
+                    image_cached = CASE WHEN ?21 THEN 0 ELSE image_cached END,
+                    image_size = CASE WHEN ?21 THEN NULL ELSE image_size END,
+                    info_level = CASE WHEN ?22 THEN -1 ELSE info_level END,
+                    pending = CASE WHEN ?21 OR ?22 OR deleted_at IS NOT NULL THEN 1 ELSE pending END,
                     deleted_at = NULL,
-                    seen_gen = MAX(seen_gen, ?20)
+                    seen_gen = MAX(seen_gen, ?24)
                  WHERE id = ?1",
             )?;
             for p in photos {
@@ -86,6 +89,10 @@ impl Index {
                     best.map(|b| b.width),
                     best.map(|b| b.height),
                     ext,
+                    p.date_taken,
+                    p.taken_granularity,
+                    p.taken_unknown,
+                    p.tags,
                 ];
                 match old {
                     None => {
@@ -391,7 +398,8 @@ impl Index {
 
 const COLS: &str = "id, rank, secret, server, title, description, date_upload, last_update, media,
     original_format, count_comments, best_url, best_label, best_width, best_height, ext,
-    image_size, image_cached, info_level, info_last_update, comments_json, error, deleted_at";
+    image_size, image_cached, info_level, info_last_update, comments_json, error, deleted_at,
+    date_taken, taken_granularity, taken_unknown, tags";
 
 fn row_to_photo(r: &rusqlite::Row<'_>) -> rusqlite::Result<Photo> {
     row_to_photo_at(r, 0)
@@ -432,5 +440,9 @@ fn row_to_photo_at(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<Photo> {
         comments: comments.and_then(|s| serde_json::from_str(&s).ok()),
         error: r.get(o + 21)?,
         deleted_at: r.get(o + 22)?,
+        date_taken: r.get(o + 23)?,
+        taken_granularity: r.get(o + 24)?,
+        taken_unknown: r.get::<_, i64>(o + 25)? != 0,
+        tags: r.get(o + 26)?,
     })
 }

@@ -4,10 +4,15 @@
 //! Version 2 (live streams): `deleted_at` (unix seconds when a sweep first missed the photo;
 //! NULL while it is in the stream) and `seen_gen` (the listing sweep that last saw it);
 //! photos are ordered by upload date, no longer by rank (the `rank` column stays, unused).
+//!
+//! Version 3 (views): the date taken (`date_taken`, `taken_granularity`, `taken_unknown`) and
+//! `tags` of every photo, from the listing's extras; `albums` (the user's photosets in
+//! Flickr's order, with when their photos were last fetched) and `album_photos` (each
+//! album's photo ids in the album's order).
 
 use rusqlite::Connection;
 
-pub(super) const SCHEMA_VERSION: i64 = 2;
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 pub(super) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -55,6 +60,7 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     if !has("seen_gen") {
         conn.execute_batch("ALTER TABLE photos ADD COLUMN seen_gen INTEGER NOT NULL DEFAULT 0")?;
     }
+    migrate_views(conn, &has)?;
     conn.execute_batch(
         "CREATE INDEX IF NOT EXISTS photos_by_date ON photos(pending, date_upload);
          CREATE INDEX IF NOT EXISTS photos_uploaded ON photos(date_upload);",
@@ -65,4 +71,40 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         [SCHEMA_VERSION.to_string()],
     )?;
     Ok(())
+}
+
+/// Version 3: what the views need (see the module note).
+fn migrate_views(conn: &Connection, has: &dyn Fn(&str) -> bool) -> rusqlite::Result<()> {
+    for (column, def) in [
+        ("date_taken", "TEXT"),
+        ("taken_granularity", "INTEGER NOT NULL DEFAULT 0"),
+        ("taken_unknown", "INTEGER NOT NULL DEFAULT 0"),
+        ("tags", "TEXT NOT NULL DEFAULT ''"),
+    ] {
+        if !has(column) {
+            conn.execute_batch(&format!("ALTER TABLE photos ADD COLUMN {column} {def}"))?;
+        }
+    }
+    if !has("date_taken") {
+        // Photos indexed before know no date taken nor tags: the next pass sweeps the stream
+        // (ceil(N/500) calls) to learn them, instead of only probing page 1.
+        conn.execute_batch("DELETE FROM meta WHERE key = 'last_sweep_at'")?;
+    }
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS albums (
+            id TEXT PRIMARY KEY,
+            pos INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            count INTEGER NOT NULL DEFAULT 0,
+            date_update INTEGER NOT NULL DEFAULT 0,
+            photos_at INTEGER
+        );
+        CREATE TABLE IF NOT EXISTS album_photos (
+            album_id TEXT NOT NULL,
+            pos INTEGER NOT NULL,
+            photo_id TEXT NOT NULL,
+            PRIMARY KEY (album_id, pos)
+        );",
+    )
 }
