@@ -481,7 +481,8 @@ fn with_flickr_down_uncached_files_fail_at_once_and_the_mount_recovers() {
         &cache,
         &mnt,
         USER,
-        &["--no-prefetch", "--wait-index", "--info-level", "1"],
+        // Images only: the walk below then measures failing fast, not rendering sidecars.
+        &["--no-prefetch", "--wait-index", "--image-only"],
     );
     let read =
         |p: &flickr_emulator::ExpectedPhoto| std::fs::read(photo_path(&mnt, "", &p.id, &p.ext, 4));
@@ -494,7 +495,8 @@ fn with_flickr_down_uncached_files_fail_at_once_and_the_mount_recovers() {
     let e = emu.emu.take().unwrap();
     emu.rt.block_on(e.shutdown());
     // A walk that needs every uncached image's size (a HEAD each, retried for half a minute
-    // each without the breaker) ends in seconds, with errors for those files.
+    // each without the breaker: hours for 295 files) ends in seconds, with errors for those
+    // files. About 1.5 s here; the bound is loose so that a loaded machine cannot fail it.
     let start = Instant::now();
     let du = std::process::Command::new("du")
         .arg("-ab")
@@ -506,7 +508,7 @@ fn with_flickr_down_uncached_files_fail_at_once_and_the_mount_recovers() {
         "du of {} photos with Flickr down: {took:?}",
         exp.photos.len()
     );
-    assert!(took < Duration::from_secs(10), "du took {took:?}");
+    assert!(took < Duration::from_secs(30), "du took {took:?}");
     assert!(!du.status.success(), "uncached files fail");
     // Cached files still read, byte for byte.
     for p in cached {
