@@ -4,7 +4,7 @@
 //! id and the directory levels are its first `depth` hex characters. A file only ever appears
 //! complete under its final name: it is written to a hidden temp file in the same directory,
 //! fsynced, then renamed (and the directory fsynced). Temp files left by a crash carry the
-//! `TEMP_SUFFIX` and are removed by [`Store::clean_temp_files`] at start.
+//! `TEMP_SUFFIX` and are removed by [`Store::clean_temp_files`] at start (a mount: once it is up).
 
 use crate::photo;
 use std::fs::{self, File, OpenOptions};
@@ -198,7 +198,13 @@ impl Store {
 
     /// Removes temp files left by a crash anywhere in the tree. Returns how many were removed.
     pub fn clean_temp_files(&self) -> io::Result<usize> {
-        fn walk(dir: &Path, removed: &mut usize) -> io::Result<()> {
+        self.clean_temp_files_before(None)
+    }
+
+    /// [`Store::clean_temp_files`], sparing temp files written at or after `before` (the
+    /// writes under way of a mount that cleans while it serves).
+    pub fn clean_temp_files_before(&self, before: Option<SystemTime>) -> io::Result<usize> {
+        fn walk(dir: &Path, removed: &mut usize, before: Option<SystemTime>) -> io::Result<()> {
             let entries = match fs::read_dir(dir) {
                 Ok(e) => e,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -211,17 +217,25 @@ impl Store {
                 let name = name.to_string_lossy();
                 if ft.is_dir() {
                     if name != META_DIR {
-                        walk(&entry.path(), removed)?;
+                        walk(&entry.path(), removed, before)?;
                     }
                 } else if name.ends_with(TEMP_SUFFIX) {
-                    fs::remove_file(entry.path())?;
-                    *removed += 1;
+                    let modified = match entry.metadata().and_then(|m| m.modified()) {
+                        Ok(m) => m,
+                        // Committed or dropped meanwhile.
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(e),
+                    };
+                    if before.is_none_or(|b| modified < b) {
+                        fs::remove_file(entry.path())?;
+                        *removed += 1;
+                    }
                 }
             }
             Ok(())
         }
         let mut removed = 0;
-        walk(&self.root, &mut removed)?;
+        walk(&self.root, &mut removed, before)?;
         Ok(removed)
     }
 }
@@ -378,6 +392,10 @@ mod tests {
         let t = store.temp_file(&path).unwrap();
         let leftover = t.path().to_path_buf();
         std::mem::forget(t); // as if the process died
+        assert!(leftover.exists());
+        // A mount cleaning while it serves spares what was written since it started.
+        let started = SystemTime::now() - Duration::from_secs(3600);
+        assert_eq!(store.clean_temp_files_before(Some(started)).unwrap(), 0);
         assert!(leftover.exists());
         assert_eq!(store.clean_temp_files().unwrap(), 1);
         assert!(!leftover.exists());
