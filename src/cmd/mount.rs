@@ -133,8 +133,11 @@ async fn background(
     no_prefetch: bool,
     refresh: Duration,
 ) {
-    // Temp files left by a crash: a walk of the whole cache, so after the mount is up (it
-    // spares the temp files of reads served meanwhile: written after `started`).
+    // The HTTP clients (CA certificates) and the walk of the whole cache for temp files left
+    // by a crash, after the mount is up (the walk spares the temp files of reads served
+    // meanwhile: written after `started`).
+    let warm = engine.clone();
+    tokio::task::spawn_blocking(move || warm.warm_up());
     let cleaner = engine.clone();
     let clean = move || cleaner.store.clean_temp_files_before(Some(started));
     match tokio::task::spawn_blocking(clean).await {
