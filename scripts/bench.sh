@@ -4,8 +4,8 @@
 # non-zero when a promise is broken (wrong bytes through the mirror or the mount, API calls
 # over the DESIGN budget, ls -lR, RSS or mount-to-first-stat over target), after printing it.
 #
-#   scripts/bench.sh           # full (about 6-9 minutes on 2 cores)
-#   scripts/bench.sh --quick   # smaller streams, about 2-3 minutes
+#   scripts/bench.sh           # full (about 10-14 minutes on 2 cores)
+#   scripts/bench.sh --quick   # smaller streams, about 2 minutes
 #   BENCH_BASELINE=/path/to/older/flickrfs scripts/bench.sh   # section 5 also measures that
 #                                                             # binary, side by side
 set -euo pipefail
