@@ -2,17 +2,19 @@
 # Benchmarks on the built-in emulator (loopback): every figure is measured in this run, next to
 # what it is compared with, so the ratios hold on a noisy machine. Prints one table; exits
 # non-zero when a promise is broken (wrong bytes through the mirror or the mount, API calls
-# over the DESIGN budget, ls -lR or RSS over target), after printing it.
+# over the DESIGN budget, ls -lR, RSS or mount-to-first-stat over target), after printing it.
 #
-#   scripts/bench.sh           # full (about 5-8 minutes on 2 cores)
-#   scripts/bench.sh --quick   # smaller streams, about 1-2 minutes
+#   scripts/bench.sh           # full (about 10-14 minutes on 2 cores)
+#   scripts/bench.sh --quick   # smaller streams, about 2 minutes
+#   BENCH_BASELINE=/path/to/older/flickrfs scripts/bench.sh   # section 5 also measures that
+#                                                             # binary, side by side
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MODE=full
-N=3000 GROW=700 BIG=100000 RSS_N=20000 READ_N=300 READ_KB=1024 TT_N=15 LIVE_N=20000
+N=3000 GROW=700 BIG=100000 HUGE=1000000 RSS_N=20000 READ_N=300 READ_KB=1024 TT_N=15 LIVE_N=20000
 case "${1:-}" in
-  --quick) MODE=quick N=800 GROW=300 BIG=20000 RSS_N=5000 READ_N=100 LIVE_N=5000 ;;
+  --quick) MODE=quick N=800 GROW=300 BIG=20000 HUGE=200000 RSS_N=5000 READ_N=100 LIVE_N=5000 ;;
   "") ;;
   *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
 esac
@@ -278,6 +280,7 @@ mount_stop
 #    dates/, next to the hashed tree's; then the hashed tree again on a mount with --no-xattr
 #    (what answering the kernel's security/ACL xattr questions costs on every ls -l entry).
 emu_start "$BIG" 1 0
+expected
 t0=$(now); mirror --cache-path "$WORK/big" --image-only --concurrency 16 --debug 1; t1=$(now)
 mirror_big=$(secs "$t0" "$t1")
 mount_start "$WORK/mnt_big" "$WORK/big" --no-prefetch --image-only
@@ -298,6 +301,15 @@ mount_stop
 mount_start "$WORK/mnt_big" "$WORK/big" --no-prefetch --image-only --no-xattr
 t10=$(now); (cd "$WORK/mnt_big" && ls -lR [0-9a-f] | wc -l) >/dev/null; t11=$(now)
 mount_stop
+if [ -n "${BENCH_BASELINE:-}" ]; then
+  BIN_NEW=$BIN BIN=$BENCH_BASELINE
+  mount_start "$WORK/mnt_big" "$WORK/big" --no-prefetch --image-only
+  t6=$(now); ls -lR "$WORK/mnt_big" >/dev/null; t7=$(now)
+  brss=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$MNT_PID/status")
+  mount_stop
+  BIN=$BIN_NEW
+  note "baseline ($BENCH_BASELINE) over the same $BIG photos: ls -lR $(secs "$t6" "$t7") s, peak RSS $brss MiB"
+fi
 [ "$found" -eq "$BIG" ] || broken "find saw $found files, the stream holds $BIG"
 lsr=$(secs "$t2" "$t3"); fnd=$(secs "$t4" "$t5")
 lsa=$(secs "$t6" "$t7"); lsd=$(secs "$t8" "$t9"); lsx=$(secs "$t10" "$t11")
@@ -314,6 +326,84 @@ row "ls -lR dates/ (views)" "$lsd s, $date_lines lines" "hashed tree: $lsr s" "$
 row "peak RSS after the views" "$rss_views MiB" "before them: $rss MiB" ""
 row "ls -lR of the hashed tree, --no-xattr" "$lsx s" "with xattrs: $lsr s" "$(calc "\"%.2fx\", $lsr/$lsx")"
 row "mirror of $BIG photos (--image-only, 1 KiB)" "$(calc "\"%.0f s, %.0f photos/s\", $mirror_big, $BIG/$mirror_big")" "--concurrency 16" ""
+
+# 5b. A mount ready at once: seconds from starting `flickrfs mount` to the first successful
+#     stat of a known photo, the page cache dropped first (as after a reboot) when this machine
+#     allows it, next to bindfs of the same backing directory (when installed; the bench
+#     installs nothing) and, with BENCH_BASELINE, next to another flickrfs binary. Over the
+#     mirrored BIG stream above, then over a synthetic HUGE one (`flickrfs synth-index`: index
+#     rows only, as a mirror writes them, plus the probed photo's file for bindfs, whose
+#     start-up reads nothing of the tree whatever its size), where ls -lR and the mount's peak
+#     RSS are measured too.
+DROPPED=no
+drop_caches() { sync; if echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then DROPPED=yes; else DROPPED=no; fi; }
+first_stat() { # mnt file cmd...: sets FIRST (seconds), leaves the mount running as MNT_PID
+  local mnt=$1 file=$2 t0 tries=0; shift 2
+  mkdir -p "$mnt"; drop_caches
+  t0=$(now)
+  "$@" >"$WORK/first.log" 2>&1 &
+  MNT_PID=$!
+  until stat "$mnt/$file" >/dev/null 2>&1; do
+    tries=$((tries + 1))
+    if [ "$tries" -gt 20000 ] || ! kill -0 "$MNT_PID" 2>/dev/null; then
+      echo "bench: no stat of $file under $mnt: $(tail -2 "$WORK/first.log")" >&2; exit 1
+    fi
+    sleep 0.002
+  done
+  FIRST=$(secs "$t0" "$(now)" %.3f)
+}
+stop_any() { kill -TERM "$MNT_PID" 2>/dev/null || true; wait "$MNT_PID" 2>/dev/null || true; MNT_PID=; mountpoint -q "$1" && fusermount3 -u "$1" || true; }
+fs_mount() { # bin user cache mnt (exec: the background job's PID is the mount's)
+  exec "$1" mount "$2" "$4" --cache-path "$3" --api-url "$API" $NO_PACING --no-prefetch --image-only
+}
+ready_row() { # label cache user mnt file
+  local label=$1 cache=$2 user=$3 mnt=$4 file=$5 ours base="" bind="" cmp=""
+  first_stat "$mnt" "$file" fs_mount "$BIN" "$user" "$cache" "$mnt"; ours=$FIRST; stop_any "$mnt"
+  if [ -n "${BENCH_BASELINE:-}" ]; then
+    first_stat "$mnt" "$file" fs_mount "$BENCH_BASELINE" "$user" "$cache" "$mnt"; base=$FIRST; stop_any "$mnt"
+    cmp="baseline: $base s"
+  fi
+  if command -v bindfs >/dev/null; then
+    first_stat "$mnt" "$file" exec bindfs -f -o ro "$cache/$user" "$mnt"; bind=$FIRST; stop_any "$mnt"
+    cmp="${cmp:+$cmp, }bindfs: $bind s"
+  else
+    cmp="${cmp:+$cmp, }bindfs not installed"
+  fi
+  local verdict
+  verdict=$(awk -v a="$ours" -v b="${bind:-0}" 'BEGIN{
+    ok = a < 0.5 && (b == 0 || a <= 2 * b); r = (b > 0) ? sprintf("%.1f x bindfs, ", a / b) : "";
+    print r (ok ? "ok" : "SLOW") " (target <= 2 x bindfs, < 0.5 s)"}')
+  row "$label: mount to first stat" "$ours s (page cache dropped: $DROPPED)" "$cmp" "$verdict"
+  case "$verdict" in *SLOW*) broken "$label: first stat after $ours s (bindfs ${bind:-n/a} s)" ;; esac
+}
+known_big=$(python3 -c "import hashlib,json,sys; p=json.load(open(sys.argv[1]))['photos']; p=p[len(p)//2]; h=hashlib.md5(p['id'].encode()).hexdigest(); print('/'.join(h[:4])+'/'+h+'.'+p['ext'])" "$WORK/exp.json")
+ready_row "$BIG photos (mirrored)" "$WORK/big" manhhai "$WORK/mnt_ready" "$known_big"
+
+t0=$(now)
+"$BIN" synth-index --cache-path "$WORK/huge" --username synth --photos "$HUGE" >/dev/null
+t1=$(now)
+known_huge=$(python3 -c "import hashlib,sys; h=hashlib.md5(str(50_000_000_000 + int(sys.argv[1]) // 2).encode()).hexdigest(); print('/'.join(h[:4])+'/'+h+'.jpg')" "$HUGE")
+mkdir -p "$(dirname "$WORK/huge/synth/$known_huge")"; printf x >"$WORK/huge/synth/$known_huge"
+ready_row "$HUGE photos (synthetic index, $(secs "$t0" "$t1" %.0f) s to write)" "$WORK/huge" synth "$WORK/mnt_ready" "$known_huge"
+lsr_huge() { # bin: sets LSR (seconds), LINES, RSS (MiB)
+  first_stat "$WORK/mnt_huge" "$known_huge" fs_mount "$1" synth "$WORK/huge" "$WORK/mnt_huge"
+  local t0 t1
+  t0=$(now); LINES=$(ls -lR "$WORK/mnt_huge" | wc -l); t1=$(now)
+  LSR=$(secs "$t0" "$t1" %.1f)
+  RSS=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$MNT_PID/status")
+  stop_any "$WORK/mnt_huge"
+}
+lsr_huge "$BIN"; lsr=$LSR lines=$LINES rss=$RSS
+cmp="ls -lR: $lsr s, $lines lines"
+if [ -n "${BENCH_BASELINE:-}" ]; then
+  lsr_huge "$BENCH_BASELINE"; blsr=$LSR brss=$RSS
+  cmp="$cmp; baseline: $brss MiB, ls -lR $blsr s"
+fi
+row "peak RSS after ls -lR of $HUGE photos" "$rss MiB (VmHWM)" "$cmp" \
+  "$([ "$rss" -lt 150 ] && echo ok || echo OVER) (target < 150 MiB)"
+[ "$rss" -lt 150 ] || broken "mount RSS after ls -lR of $HUGE photos: $rss MiB (target < 150 MiB)"
+[ "$DROPPED" = yes ] || note "the page cache could not be dropped here (not root?): first-stat figures are warm"
+rm -rf "$WORK/huge"
 
 # 6. Peak RSS of a whole mirror (listing, images, level-2 sidecars) of RSS_N photos, held to
 #    the mount's 150 MiB target.

@@ -65,6 +65,8 @@ pub const FUSE_SHORT_TTL: Duration = Duration::from_secs(1);
 pub const FUSE_LONG_TTL: Duration = Duration::from_secs(300);
 /// FUSE: threads reading requests from the kernel.
 pub const FUSE_THREADS: usize = 4;
+/// Read-only index connections (opened on demand), one per FUSE thread.
+pub const INDEX_READERS: usize = FUSE_THREADS;
 /// FUSE: largest read request and readahead asked of the kernel.
 pub const FUSE_MAX_READ: u32 = 1 << 20;
 

@@ -14,6 +14,7 @@ fn main() {
         Command::Demo(args) => cmd::demo::main(args),
         #[cfg(feature = "demo")]
         Command::Emulator(args) => cmd::demo::emulator(args),
+        Command::SynthIndex(args) => cmd::synth::main(args),
     };
     std::process::exit(code);
 }

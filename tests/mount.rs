@@ -598,3 +598,56 @@ fn a_sidecar_read_while_the_prefetcher_runs_costs_one_comments_call() {
         "each photo's comments fetched once"
     );
 }
+
+/// A mount over a big index (200,000 photos, written in seconds by the hidden `synth-index`)
+/// answers `stat` of a known photo, and shows a photo that another process indexes while it
+/// runs at the next lookup (no refresh, no request: the tree is index queries). That no full
+/// scan of the index comes before the answer is counted in src/fs/tests.rs.
+#[test]
+fn a_mount_over_a_big_index_answers_and_sees_another_writer() {
+    if !fuse_available() {
+        return;
+    }
+    use flickrfs::cache::db::{synth, Index};
+    const N: u64 = 200_000;
+    let emu = Emu::start(1, 61);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let mut synth_cmd = std::process::Command::new(bin("flickrfs"));
+    synth_cmd
+        .args([
+            "synth-index",
+            "--username",
+            USER,
+            "--photos",
+            &N.to_string(),
+        ])
+        .arg("--cache-path")
+        .arg(&cache);
+    run_ok(synth_cmd);
+    let mnt = dir.path().join("mnt");
+    let _m = Mount::start(&emu, &cache, &mnt, USER, &["--no-prefetch", "--image-only"]);
+    let known = photo_path(&mnt, "", &synth::photo_id(N / 3), "jpg", 4);
+    let meta = std::fs::metadata(&known).unwrap();
+    assert_eq!(meta.len(), synth::IMAGE_SIZE);
+    assert_eq!(meta.mtime(), 1_262_304_000 + (N / 3) as i64);
+    let newcomer = photo_path(&mnt, "", &synth::photo_id(N + 1), "jpg", 4);
+    assert_eq!(
+        std::fs::metadata(&newcomer).unwrap_err().kind(),
+        std::io::ErrorKind::NotFound
+    );
+    // Another process (a mirror, here the index itself) indexes two more photos.
+    let index = Index::open(&cache.join(USER).join(".flickrfs/index.sqlite")).unwrap();
+    index.insert_synthetic(N + 2, "99999999@N00", USER).unwrap();
+    assert_eq!(
+        std::fs::metadata(&newcomer).unwrap().len(),
+        synth::IMAGE_SIZE
+    );
+    let leaf = newcomer.parent().unwrap();
+    let names: Vec<String> = std::fs::read_dir(leaf)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.contains(&format!("{}.jpg", hashed(&synth::photo_id(N + 1)))));
+    assert_eq!(emu.stats().total_calls, 0, "answered from the index alone");
+}

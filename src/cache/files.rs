@@ -4,8 +4,8 @@
 //! id and the directory levels are its first `depth` hex characters. A file only ever appears
 //! complete under its final name: it is written to a hidden temp file in the same directory,
 //! fsynced, then renamed (and the directory fsynced). Temp files left by a crash carry the
-//! `TEMP_SUFFIX` and are removed by [`Store::clean_temp_files`] at start, unless their writer
-//! (named by pid, holding a lock) is still alive.
+//! `TEMP_SUFFIX` and are removed by [`Store::clean_temp_files`] at start (a mount: once it is
+//! up), unless their writer (named by pid, holding a lock) is still alive.
 
 use crate::photo;
 use std::fs::{self, File, OpenOptions};
@@ -262,7 +262,13 @@ impl Store {
     /// sidecar writes) is left alone: its writer holds a lock on it, and its name carries the
     /// writer's pid, which must also be gone.
     pub fn clean_temp_files(&self) -> io::Result<usize> {
-        fn walk(dir: &Path, removed: &mut usize) -> io::Result<()> {
+        self.clean_temp_files_before(None)
+    }
+
+    /// [`Store::clean_temp_files`], sparing temp files written at or after `before` (the
+    /// writes under way of a mount that cleans while it serves).
+    pub fn clean_temp_files_before(&self, before: Option<SystemTime>) -> io::Result<usize> {
+        fn walk(dir: &Path, removed: &mut usize, before: Option<SystemTime>) -> io::Result<()> {
             let entries = match fs::read_dir(dir) {
                 Ok(e) => e,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -275,21 +281,29 @@ impl Store {
                 let name = name.to_string_lossy();
                 if ft.is_dir() {
                     if name != META_DIR {
-                        walk(&entry.path(), removed)?;
+                        walk(&entry.path(), removed, before)?;
                     }
                 } else if name.ends_with(TEMP_SUFFIX) && is_orphan(&entry.path(), &name) {
-                    match fs::remove_file(entry.path()) {
-                        Ok(()) => *removed += 1,
-                        // Renamed into place or removed by its writer meanwhile.
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    let modified = match entry.metadata().and_then(|m| m.modified()) {
+                        Ok(m) => m,
+                        // Committed or dropped meanwhile.
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                         Err(e) => return Err(e),
+                    };
+                    if before.is_none_or(|b| modified < b) {
+                        match fs::remove_file(entry.path()) {
+                            Ok(()) => *removed += 1,
+                            // Renamed into place or removed by its writer meanwhile.
+                            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                            Err(e) => return Err(e),
+                        }
                     }
                 }
             }
             Ok(())
         }
         let mut removed = 0;
-        walk(&self.root, &mut removed)?;
+        walk(&self.root, &mut removed, before)?;
         Ok(removed)
     }
 }
@@ -508,6 +522,10 @@ mod tests {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let leftover = path.with_file_name(format!(".{name}.{dead}.0{TEMP_SUFFIX}"));
         fs::write(&leftover, b"half").unwrap();
+        // A mount cleaning while it serves spares what was written since it started.
+        let started = SystemTime::now() - Duration::from_secs(3600);
+        assert_eq!(store.clean_temp_files_before(Some(started)).unwrap(), 0);
+        assert!(leftover.exists());
         assert_eq!(store.clean_temp_files().unwrap(), 1);
         assert!(!leftover.exists());
         assert!(live.path().exists());

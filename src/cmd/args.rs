@@ -240,6 +240,29 @@ pub enum Command {
     /// Run the built-in Flickr emulator on 127.0.0.1 (tests, demo, benchmarks).
     #[cfg(feature = "demo")]
     Emulator(flickr_emulator::EmulatorArgs),
+    /// Write a synthetic index of N photos (benchmarks of big streams).
+    #[command(hide = true)]
+    SynthIndex(SynthArgs),
+}
+
+/// `flickrfs synth-index`: a big cache in seconds, for benchmarks (hidden).
+#[derive(Args, Debug)]
+pub struct SynthArgs {
+    /// Cache directory (as for mount).
+    #[arg(long, value_name = "DIR")]
+    pub cache_path: PathBuf,
+    /// User name the cache is for (a mount finds it by this name, without an API call).
+    #[arg(long)]
+    pub username: String,
+    /// Photos to index.
+    #[arg(long)]
+    pub photos: u64,
+    /// Also write every photo's 1-byte image file into the hashed tree.
+    #[arg(long)]
+    pub files: bool,
+    /// Directory levels of the hashed tree.
+    #[arg(long, value_name = "N", default_value_t = config::DEFAULT_DEPTH, value_parser = clap::value_parser!(u8).range(0..=8))]
+    pub cache_directory_depth: u8,
 }
 
 /// The classic `mirror_flickr` command line.

@@ -1,4 +1,5 @@
-//! The commands: one file each (`mirror`, `mount` with `unmount`, `status`, `search`, `demo`),
+//! The commands: one file each (`mirror`, `mount` with `unmount`, `status`, `search`, `demo`,
+//! the hidden `synth` for benchmarks),
 //! plus what they share: the clap arguments (`args`), mountpoint checks and stale-mount
 //! clean-up (`mountpoint`), the start-up every networked command
 //! does (`bootstrap`: runtime, keys, client, cache checks, shutdown signal), key handling
@@ -16,3 +17,4 @@ pub mod mount;
 pub mod mountpoint;
 pub mod search;
 pub mod status;
+pub mod synth;

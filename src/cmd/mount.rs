@@ -38,6 +38,7 @@ fn run(args: MountArgs) -> Result<(), String> {
     bootstrap::check_cache_path(&args.common)?;
     // A person waits on this process's requests: fail them fast while Flickr is down.
     crate::flickr::breaker::serve_foreground();
+    let started = std::time::SystemTime::now();
     let rt = bootstrap::runtime()?;
     let api = bootstrap::build_api(&args.common)?;
     let (user, store, index) = rt
@@ -51,13 +52,6 @@ fn run(args: MountArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let opts = args.common.sync_options();
     let engine = Engine::new(api, user, store, index, opts).map_err(|e| e.to_string())?;
-    let removed = engine
-        .store
-        .clean_temp_files()
-        .map_err(|e| format!("cannot clean the cache: {e}"))?;
-    if removed > 0 {
-        tracing::info!("Removed {removed} temp files left by an interrupted run");
-    }
     if args.wait_index {
         tracing::info!("Listing the whole photostream before mounting (--wait-index)...");
         rt.block_on(async {
@@ -102,7 +96,12 @@ fn run(args: MountArgs) -> Result<(), String> {
         let _ = std::fs::write(path, b"ready\n");
     }
 
-    let background = rt.spawn(background(engine.clone(), args.no_prefetch, args.refresh));
+    let background = rt.spawn(background(
+        engine.clone(),
+        started,
+        args.no_prefetch,
+        args.refresh,
+    ));
     let guard = &session.guard;
     let stop = rt.block_on(async {
         tokio::select! {
@@ -129,9 +128,27 @@ fn run(args: MountArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The mount's background work: the listing (always, so readdir fills up), the prefetcher
-/// (unless disabled), and a refresh every `refresh` for new photos.
-async fn background(engine: Arc<Engine>, no_prefetch: bool, refresh: Duration) {
+/// The mount's background work: crash leftovers, the listing (always, so readdir fills up),
+/// the prefetcher (unless disabled), and a refresh every `refresh` for new photos.
+async fn background(
+    engine: Arc<Engine>,
+    started: std::time::SystemTime,
+    no_prefetch: bool,
+    refresh: Duration,
+) {
+    // The HTTP clients (CA certificates) and the walk of the whole cache for temp files left
+    // by a crash, after the mount is up (the walk spares the temp files of reads served
+    // meanwhile: written after `started`).
+    let warm = engine.clone();
+    tokio::task::spawn_blocking(move || warm.warm_up());
+    let cleaner = engine.clone();
+    let clean = move || cleaner.store.clean_temp_files_before(Some(started));
+    match tokio::task::spawn_blocking(clean).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => tracing::info!("Removed {n} temp files left by an interrupted run"),
+        Ok(Err(e)) => tracing::warn!("cannot clean the cache: {e}"),
+        Err(e) => tracing::warn!("cannot clean the cache: {e}"),
+    }
     // Over a complete mirror there is nothing to do until the first refresh: the mount then
     // serves everything without a single request.
     match engine.is_up_to_date(!no_prefetch) {

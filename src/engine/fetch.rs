@@ -163,7 +163,7 @@ impl Engine {
         // Readers of this image (the mount) follow the download instead of waiting for it.
         let publisher = self.streams.publish(&row.id, tmp.path().to_path_buf());
         let size =
-            match download::download_to(&self.http, url, &mut tmp, &self.opts.download, |n| {
+            match download::download_to(self.http(), url, &mut tmp, &self.opts.download, |n| {
                 publisher.written(n)
             })
             .await
@@ -334,7 +334,7 @@ impl Engine {
         }
         let row = self.ensure_best(row).await?;
         let url = row.best.as_ref().map(|b| b.url.clone()).unwrap_or_default();
-        let size = download::head_size(&self.http, &url, &self.opts.download)
+        let size = download::head_size(self.http(), &url, &self.opts.download)
             .await
             .map_err(|e| {
                 self.note_gone(&e);

@@ -235,7 +235,8 @@ pub struct Engine {
     pub api: FlickrApi,
     pub index: Arc<Index>,
     pub store: Store,
-    pub http: reqwest::Client,
+    /// The image host's client, built on first use (see [`Engine::http`]).
+    http: std::sync::OnceLock<reqwest::Client>,
     pub user: FlickrUser,
     pub opts: SyncOptions,
     pub stats: SyncStats,
@@ -277,7 +278,7 @@ impl Engine {
             api,
             index: Arc::new(index),
             store,
-            http: download::http_client(),
+            http: std::sync::OnceLock::new(),
             user,
             planner: Mutex::new(planner),
             listing_gen: Default::default(),
@@ -294,6 +295,18 @@ impl Engine {
             failures_in_flight: AtomicUsize::new(0),
             albums_lock: tokio::sync::Mutex::new(()),
         }))
+    }
+
+    /// The image host's HTTP client, built on first use: loading the CA certificates costs
+    /// about 0.1 s from a cold disk, which a mount that serves from its cache need not wait for.
+    pub fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(download::http_client)
+    }
+
+    /// Builds the HTTP clients now, for a caller that will not wait for them.
+    pub fn warm_up(&self) {
+        self.http();
+        self.api.warm_up();
     }
 
     /// Stops the run at the next photo with `e` (the first such error wins).

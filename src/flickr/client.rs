@@ -91,7 +91,10 @@ struct Inner {
     #[allow(dead_code)] // kept for signed calls; public methods need only the key
     secret: String,
     opts: ClientOptions,
-    http: reqwest::Client,
+    /// Built on first use (or by [`FlickrApi::warm_up`]): loading the system's CA
+    /// certificates costs about 0.1 s from a cold disk, which a mount over a cache it serves
+    /// without a single call should not wait for.
+    http: std::sync::OnceLock<reqwest::Client>,
     limiter: RateLimiter,
     counts: Mutex<BTreeMap<String, u64>>,
     total: AtomicU64,
@@ -130,7 +133,7 @@ impl FlickrApi {
                     consumer_key,
                     consumer_secret,
                     ClientOptions::default(),
-                    reqwest::Client::new(),
+                    std::sync::OnceLock::new(),
                 )
             },
         )
@@ -142,16 +145,20 @@ impl FlickrApi {
         opts: ClientOptions,
     ) -> Result<FlickrApi, FlickrError> {
         check_api_url(&opts.api_url)?;
-        let http = reqwest::Client::builder()
-            .timeout(opts.timeout)
-            .connect_timeout(Duration::from_secs(20))
-            .user_agent(concat!("flickrfs/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| FlickrError::Transport(super::error::transport_message(e)))?;
-        Ok(FlickrApi::build(consumer_key, consumer_secret, opts, http))
+        Ok(FlickrApi::build(
+            consumer_key,
+            consumer_secret,
+            opts,
+            std::sync::OnceLock::new(),
+        ))
     }
 
-    fn build(key: &str, secret: &str, opts: ClientOptions, http: reqwest::Client) -> FlickrApi {
+    fn build(
+        key: &str,
+        secret: &str,
+        opts: ClientOptions,
+        http: std::sync::OnceLock<reqwest::Client>,
+    ) -> FlickrApi {
         FlickrApi {
             inner: Arc::new(Inner {
                 key: key.trim().to_string(),
@@ -166,6 +173,26 @@ impl FlickrApi {
                 total: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// The HTTP client, built on first use.
+    fn http(&self) -> &reqwest::Client {
+        self.inner.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(self.inner.opts.timeout)
+                .connect_timeout(Duration::from_secs(20))
+                .user_agent(concat!("flickrfs/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .unwrap_or_else(|e| {
+                    tracing::warn!("HTTP client with defaults: {}", e.without_url());
+                    reqwest::Client::new()
+                })
+        })
+    }
+
+    /// Builds the HTTP client now (off the path of whatever waits for the first call).
+    pub fn warm_up(&self) {
+        self.http();
     }
 
     pub fn api_url(&self) -> &str {
@@ -403,8 +430,7 @@ impl FlickrApi {
         ];
         query.extend(params.iter().map(|(k, v)| (*k, v.as_str())));
         let resp = match self
-            .inner
-            .http
+            .http()
             .get(&self.inner.opts.api_url)
             .query(&query)
             .send()

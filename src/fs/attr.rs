@@ -91,14 +91,11 @@ impl FlickrFs {
                 if len == 0 || len > self.depth() {
                     return Some(Err(Error::not_found()));
                 }
-                if !self.holds(&prefix) {
-                    // Perhaps indexed since the last look.
-                    self.refresh_tree();
-                    if !self.holds(&prefix) {
-                        return Some(Err(Error::not_found()));
-                    }
+                match self.holds(&prefix) {
+                    Ok(true) => Some(Ok(self.dir_attr(ino))),
+                    Ok(false) => Some(Err(Error::not_found())),
+                    Err(e) => Some(Err(e)),
                 }
-                Some(Ok(self.dir_attr(ino)))
             }
             Node::Image(r) => {
                 if !self.opts.show_images {

@@ -1,8 +1,9 @@
 //! Directories: finding a name in a directory (`lookup`) and listing one (`readdir`), for the
 //! root, the hashed levels, `.flickrfs/` and its search directories, and the views (see
-//! `views`). Names come from the in-memory tree and the index, never from the network (a
-//! lookup's attributes may need it: see `attr`), except that an album list or an album's
-//! photos are fetched on their first look ([`FlickrFs::readdir_async`], [`FlickrFs::lookup`]).
+//! `views`). Names come from the index (one indexed query per name, per child directory or per
+//! leaf directory), never from the network (a lookup's attributes may need it: see `attr`),
+//! except that an album list or an album's photos are fetched on their first look
+//! ([`FlickrFs::readdir_async`], [`FlickrFs::lookup`]).
 
 use super::attr::{Attr, DirEntry, Kind};
 use super::error::{Error, Result};
@@ -29,7 +30,6 @@ impl FlickrFs {
     }
 
     fn child_ino(&self, parent: u64, name: &str) -> Result<u64> {
-        self.refresh_tree();
         let depth = self.depth();
         let prefix = match node_of(parent).ok_or_else(Error::not_found)? {
             Node::Root => {
@@ -81,7 +81,7 @@ impl FlickrFs {
                 return Err(Error::not_found());
             }
             let child = format!("{prefix}{name}");
-            if !self.holds(&child) {
+            if !self.holds(&child)? {
                 return Err(Error::not_found());
             }
             return Ok(dir_ino(&child));
@@ -90,7 +90,11 @@ impl FlickrFs {
         if hash.len() != 32 || !hash.starts_with(&prefix) {
             return Err(Error::not_found());
         }
-        let rowid = self.tree().find(hash).ok_or_else(Error::not_found)?;
+        let (rowid, row_ext) = self
+            .engine
+            .index
+            .tree_find(hash)?
+            .ok_or_else(Error::not_found)?;
         if ext == "json" {
             return if self.opts.info_level.is_some() {
                 Ok(info_ino(rowid))
@@ -98,11 +102,6 @@ impl FlickrFs {
                 Err(Error::not_found())
             };
         }
-        let (_, row_ext, _) = self
-            .engine
-            .index
-            .image_file(rowid)?
-            .ok_or_else(Error::not_found)?;
         if self.opts.show_images && row_ext == ext {
             Ok(image_ino(rowid))
         } else {
@@ -124,7 +123,6 @@ impl FlickrFs {
     /// The whole listing of a directory (without `.` and `..`). Never reaches the network:
     /// an album view not fetched yet is not found (see [`FlickrFs::readdir_needs_network`]).
     pub fn readdir(&self, ino: u64) -> Result<Vec<DirEntry>> {
-        self.refresh_tree();
         let depth = self.depth();
         let prefix = match node_of(ino).ok_or_else(Error::not_found)? {
             Node::Root => String::new(),
@@ -204,49 +202,33 @@ impl FlickrFs {
                 });
             }
         }
-        let tree = self.tree();
-        let range = tree.range(&prefix);
         if (prefix.len() as u32) < depth {
-            let at = prefix.len();
-            let mut last: Option<u8> = None;
-            for (h, _) in range {
-                let c = h.as_bytes()[at];
-                if last != Some(c) {
-                    last = Some(c);
-                    let child = format!("{prefix}{}", c as char);
-                    out.push(DirEntry {
-                        ino: dir_ino(&child),
-                        kind: Kind::Dir,
-                        name: (c as char).to_string(),
-                    });
-                }
+            for c in self.engine.index.tree_children(&prefix)? {
+                let child = format!("{prefix}{}", c as char);
+                out.push(DirEntry {
+                    ino: dir_ino(&child),
+                    kind: Kind::Dir,
+                    name: (c as char).to_string(),
+                });
             }
             if ino != ROOT_INO && out.is_empty() {
                 return Err(Error::not_found());
             }
             return Ok(out);
         }
-        let ids: Vec<(String, i64)> = range.to_vec();
-        drop(tree);
-        let exts = self
-            .engine
-            .index
-            .exts_by_rowid(&ids.iter().map(|(_, r)| *r).collect::<Vec<_>>())?;
-        for (hash, rowid) in ids {
+        for f in self.engine.index.tree_files(&prefix)? {
             if self.opts.show_images {
-                if let Some(ext) = exts.get(&rowid) {
-                    out.push(DirEntry {
-                        ino: image_ino(rowid),
-                        kind: Kind::File,
-                        name: format!("{hash}.{ext}"),
-                    });
-                }
+                out.push(DirEntry {
+                    ino: image_ino(f.rowid),
+                    kind: Kind::File,
+                    name: format!("{}.{}", f.hash, f.ext),
+                });
             }
             if self.opts.info_level.is_some() {
                 out.push(DirEntry {
-                    ino: info_ino(rowid),
+                    ino: info_ino(f.rowid),
                     kind: Kind::File,
-                    name: format!("{hash}.json"),
+                    name: format!("{}.json", f.hash),
                 });
             }
         }

@@ -1,11 +1,13 @@
 //! FlickrFs: the mounted tree as plain functions returning plain structs, testable without a
-//! kernel. It answers from memory and the index, and reaches through the engine only for what
-//! is not cached yet. This module owns the [`FlickrFs`] state and the in-memory tree's refresh;
-//! submodules own the rest: `inode` (numbers and what they name), `tree` (the hashed tree in
-//! memory), `attr` (what `stat` shows), `dir` (lookup and readdir), `handles` (open files and
-//! reads), `meta` (`.flickrfs/status` and search directories), `views` (albums, dates, tags
-//! and README.txt), `xattr` (extended attributes) and `error` (errno with cause).
-//! It never calls the FUSE adapter; the adapter calls it.
+//! kernel. It answers from the index (the hashed tree is a few indexed queries per directory,
+//! see `cache::db::tree`: nothing is loaded at start and nothing per photo is held in memory,
+//! so the mount is ready at once over any stream size and shows what another process indexes)
+//! and reaches through the engine only for what is not cached yet. This module owns the
+//! [`FlickrFs`] state; submodules own the rest: `inode` (numbers and what they name), `attr`
+//! (what `stat` shows), `dir` (lookup and readdir), `handles` (open files and reads), `meta`
+//! (`.flickrfs/status` and search directories), `views` (albums, dates, tags and README.txt),
+//! `xattr` (extended attributes) and `error` (errno with cause). It never calls the FUSE
+//! adapter; the adapter calls it.
 
 mod attr;
 mod dir;
@@ -13,7 +15,6 @@ mod error;
 mod handles;
 mod inode;
 mod meta;
-mod tree;
 mod views;
 mod xattr;
 
@@ -26,9 +27,8 @@ use crate::photo::Photo;
 use handles::Handle;
 use meta::SearchDir;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
-use tree::Tree;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
 /// What the mount shows.
 #[derive(Clone, Debug)]
@@ -43,8 +43,6 @@ pub struct FsOptions {
 pub struct FlickrFs {
     pub engine: Arc<Engine>,
     opts: FsOptions,
-    tree: RwLock<Tree>,
-    tree_seen: AtomicU64,
     handles: Mutex<HashMap<u64, Handle>>,
     next_fh: AtomicU64,
     started: i64,
@@ -54,53 +52,26 @@ pub struct FlickrFs {
 }
 
 impl FlickrFs {
+    /// The file system over `engine`'s cache. Reads nothing yet: it is ready at once.
     pub fn new(engine: Arc<Engine>, opts: FsOptions) -> FlickrFs {
-        let fs = FlickrFs {
+        FlickrFs {
             engine,
             opts,
-            tree: RwLock::new(Tree::default()),
-            tree_seen: AtomicU64::new(u64::MAX),
             handles: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
             started: crate::engine::now_secs(),
             searches: Mutex::new(Vec::new()),
             views: views::ViewState::default(),
-        };
-        fs.refresh_tree();
-        fs
+        }
     }
 
     fn depth(&self) -> u32 {
         self.engine.store.depth() as u32
     }
 
-    fn tree(&self) -> RwLockReadGuard<'_, Tree> {
-        self.tree.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Loads photos indexed since the last look into the in-memory tree.
-    pub fn refresh_tree(&self) {
-        let seen = self.engine.stats.new_photos.load(Ordering::Relaxed);
-        if self.tree_seen.swap(seen, Ordering::SeqCst) == seen {
-            return;
-        }
-        let since = self.tree().max_rowid();
-        match self.engine.index.rows_since(since) {
-            Ok(new) => self
-                .tree
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .add(&new),
-            Err(e) => {
-                tracing::warn!("cannot read the index: {e}");
-                self.tree_seen.store(u64::MAX, Ordering::SeqCst);
-            }
-        }
-    }
-
     /// True when some indexed photo's hash starts with `prefix` (the directory exists).
-    fn holds(&self, prefix: &str) -> bool {
-        self.tree().holds(prefix)
+    fn holds(&self, prefix: &str) -> Result<bool> {
+        Ok(self.engine.index.tree_holds(prefix)?)
     }
 
     fn row(&self, rowid: i64) -> Result<Photo> {

@@ -364,3 +364,60 @@ fn views_by_date_and_tag_and_extended_attributes() {
     );
     assert!(f.fs.listxattr(ROOT_INO).unwrap().is_empty());
 }
+
+/// A mount over a big index answers `stat` of a known photo at once, without reading the
+/// index whole: the work SQLite does for it (its own instruction count) is a sliver of what
+/// one pass over every row costs. Not timed: counted.
+#[test]
+fn a_big_index_answers_stat_without_a_scan() {
+    const N: u64 = 50_000;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), "someone", 4).unwrap();
+    let index = Index::open(&store.meta_dir().join("index.sqlite")).unwrap();
+    index.insert_synthetic(N, "1@N01", "someone").unwrap();
+    // What one pass over every row costs, for scale.
+    let before = index.steps();
+    assert_eq!(index.counts().unwrap().photos_indexed, N);
+    let scan = index.steps() - before;
+    assert!(scan >= N / 50, "a pass over {N} rows costs {scan} ticks");
+    let api = FlickrApi::with_options(
+        "k",
+        "s",
+        ClientOptions {
+            api_url: "http://127.0.0.1:9/services/rest/".into(),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    let user = FlickrUser {
+        user_id: "1@N01".into(),
+        username: "someone".into(),
+    };
+    let engine = Engine::new(api, user, store, index, SyncOptions::default()).unwrap();
+    let start = engine.index.steps();
+    let fs = FlickrFs::new(
+        engine.clone(),
+        FsOptions {
+            show_images: true,
+            info_level: None,
+            albums_max_age: std::time::Duration::from_secs(600),
+        },
+    );
+    let rt = rt();
+    let id = crate::cache::db::synth::photo_id(N / 2);
+    let path = photo::hashed_path(&photo::hash(&id), 4, "jpg");
+    let attr = walk(&fs, &rt, &path).unwrap();
+    assert_eq!(attr.kind, Kind::File);
+    assert_eq!(attr.size, crate::cache::db::synth::IMAGE_SIZE);
+    let used = engine.index.steps() - start;
+    assert!(
+        used * 20 < scan,
+        "stat of one photo cost {used} ticks, a pass over the index {scan}"
+    );
+    // Its directory lists it, and a name that is not there is not found.
+    let leaf = walk(&fs, &rt, &path[..7]).unwrap();
+    assert!(names(&fs, leaf.ino).contains(&path[8..].to_string()));
+    let h = photo::hash(&id);
+    let missing = format!("{}/{}{}.jpg", &path[..7], &h[..4], "0".repeat(28));
+    assert_eq!(walk(&fs, &rt, &missing).unwrap_err().errno(), libc::ENOENT);
+}

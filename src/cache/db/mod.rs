@@ -1,32 +1,49 @@
 //! The per-user index: SQLite (bundled, WAL) at `<cache>/<user>/.flickrfs/index.sqlite`.
 //!
-//! This module owns the connection and the `meta` key/value table (resolved user, sync state).
-//! Submodules own the rest: `schema` (tables, version), `photos` (every listed photo with what
-//! the listing gave, its image/info state and cached comments), `search` (the FTS5 table),
-//! `telemetry` (counts, API calls, errors) and `views` (what the albums, dates and tags views
-//! read, and the albums cached between looks). The mirror, the mount, `status` and `search` all
+//! This module owns the connections (one writer, and a few read-only ones opened on demand so
+//! that the mount's lookups never queue behind a long write or scan) and the `meta` key/value
+//! table (resolved user, sync state). Submodules own the rest: `schema` (tables, version),
+//! `photos` (every listed photo with what the listing gave, its image/info state and cached
+//! comments), `hashkey` and `tree` (the hashed tree as index queries), `search` (the FTS5
+//! table), `synth` (synthetic indexes for benchmarks), `telemetry` (counts, API calls,
+//! errors) and `views` (what the albums, dates and tags views read, and the albums cached
+//! between looks). The mirror, the mount, `status` and `search` all
 //! read it; WAL lets them do so while another process writes. No SQL lives outside this folder.
 
+pub mod hashkey;
 mod photos;
 mod schema;
 pub mod search;
+pub mod synth;
 mod telemetry;
+mod tree;
 mod views;
 
 pub use telemetry::{ErrorEvent, IndexCounts};
+pub use tree::TreeFile;
 pub use views::AlbumRow;
 
 use rusqlite::{params, Connection, OptionalExtension};
-use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 const BUSY_TIMEOUT: Duration = crate::config::INDEX_BUSY_TIMEOUT;
 
-/// The SQLite index of one user. Cheap calls; the connection sits behind a mutex that is never
-/// held across an `.await`.
+/// SQLite virtual-machine instructions between two ticks of [`Index::steps`].
+const STEP_TICK: i32 = 1000;
+
+/// The SQLite index of one user. Cheap calls; every connection sits behind a mutex that is
+/// never held across an `.await`.
 pub struct Index {
     conn: Mutex<Connection>,
+    /// The database file, for the read-only connections (none for an in-memory index).
+    path: Option<PathBuf>,
+    /// Read-only connections, opened on first use (WAL lets them read beside the writer).
+    readers: Vec<Mutex<Option<Connection>>>,
+    /// Work done by every connection, in ticks of [`STEP_TICK`] SQLite instructions.
+    steps: Arc<AtomicU64>,
 }
 
 pub(crate) fn now() -> i64 {
@@ -74,6 +91,34 @@ pub(crate) fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusql
     }
 }
 
+fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let c = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    c.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(c)
+}
+
+fn count_steps(conn: &Connection, steps: &Arc<AtomicU64>) {
+    let steps = steps.clone();
+    conn.progress_handler(
+        STEP_TICK,
+        Some(move || {
+            steps.fetch_add(1, Ordering::Relaxed);
+            false
+        }),
+    );
+}
+
+/// A small number that differs between threads (which read connection to queue on).
+fn thread_slot() -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::thread::current().id().hash(&mut h);
+    h.finish() as usize
+}
+
 impl Index {
     /// Opens or creates the index at `path`. Another process opening or writing the same index
     /// at the same moment makes this wait (bounded), never fail.
@@ -94,10 +139,20 @@ impl Index {
         schema::migrate(&tx)?;
         tx.commit()?;
         search::ensure_built(&mut conn)?;
-        let idx = Index {
+        Ok(Self::with_conn(conn, path))
+    }
+
+    fn with_conn(conn: Connection, path: &Path) -> Index {
+        let steps = Arc::new(AtomicU64::new(0));
+        count_steps(&conn, &steps);
+        Index {
             conn: Mutex::new(conn),
-        };
-        Ok(idx)
+            path: (path.as_os_str() != ":memory:").then(|| path.to_path_buf()),
+            readers: (0..crate::config::INDEX_READERS)
+                .map(|_| Mutex::new(None))
+                .collect(),
+            steps,
+        }
     }
 
     /// Opens an existing index read-only (for `status`/`search` beside a running mirror).
@@ -107,9 +162,48 @@ impl Index {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        Ok(Index {
-            conn: Mutex::new(conn),
-        })
+        Ok(Self::with_conn(conn, path))
+    }
+
+    /// Runs the read-only query `f` on a read connection (a free one if any, so that lookups
+    /// never wait for the writer's mutex), or on the writer's when none can be opened.
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let Some(path) = &self.path else {
+            return f(&self.conn());
+        };
+        let free = self.readers.iter().find_map(|m| m.try_lock().ok());
+        let mut slot = match free {
+            Some(g) => g,
+            None => {
+                // All busy: queue on one of them, spread by thread.
+                let n = self.readers.len().max(1);
+                let i = thread_slot() % n;
+                self.readers[i].lock().unwrap_or_else(|e| e.into_inner())
+            }
+        };
+        if slot.is_none() {
+            match open_reader(path) {
+                Ok(c) => {
+                    count_steps(&c, &self.steps);
+                    *slot = Some(c);
+                }
+                Err(e) => {
+                    tracing::debug!("no read connection ({e}); reading on the writer's");
+                    drop(slot);
+                    return f(&self.conn());
+                }
+            }
+        }
+        f(slot.as_ref().expect("opened above"))
+    }
+
+    /// How much work SQLite has done for this index so far, in ticks of 1,000 virtual-machine
+    /// instructions over every connection: a full scan of N photos costs at least N / 100.
+    pub fn steps(&self) -> u64 {
+        self.steps.load(Ordering::Relaxed)
     }
 
     /// The raw connection, for modules that own their own tables (search).

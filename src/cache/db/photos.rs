@@ -33,9 +33,9 @@ impl Index {
                 "INSERT INTO photos (id, rank, secret, server, title, description, date_upload,
                     last_update, media, original_format, count_comments, best_url, best_label,
                     best_width, best_height, ext, date_taken, taken_granularity, taken_unknown,
-                    tags, pending, seen_gen)
+                    tags, pending, seen_gen, hkey)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                    ?17, ?18, ?19, ?20, 1, ?21)",
+                    ?17, ?18, ?19, ?20, 1, ?21, ?22)",
             )?;
             let mut update = tx.prepare_cached(
                 "UPDATE photos SET rank = ?2, secret = ?3, server = ?4, title = ?5,
@@ -98,6 +98,8 @@ impl Index {
                     None => {
                         let mut all: Vec<&dyn rusqlite::ToSql> = values.to_vec();
                         all.push(&gen);
+                        let hkey = super::hashkey::of_id(&p.id);
+                        all.push(&hkey);
                         insert.execute(all.as_slice())?;
                         search::reindex_photo(&tx, tx.last_insert_rowid())?;
                         new.push((p.id.clone(), p.date_upload));
@@ -235,64 +237,41 @@ impl Index {
         st.query_row([id], row_to_photo).optional()
     }
 
-    /// (rowid, id) of every photo indexed after `rowid` (rowids only grow: photos are never
-    /// deleted), for the mount's in-memory tree.
-    pub fn rows_since(&self, rowid: i64) -> rusqlite::Result<Vec<(i64, String)>> {
-        let conn = self.conn();
-        let mut st = conn.prepare_cached("SELECT rowid, id FROM photos WHERE rowid > ?1")?;
-        let rows = st.query_map([rowid], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect()
-    }
-
+    /// The photo with index rowid `rowid` (on a read connection: the mount's lookups).
     pub fn photo_by_rowid(&self, rowid: i64) -> rusqlite::Result<Option<Photo>> {
-        let conn = self.conn();
-        let mut st = conn.prepare_cached(&format!("SELECT {COLS} FROM photos WHERE rowid = ?1"))?;
-        st.query_row([rowid], row_to_photo).optional()
-    }
-
-    /// Image extensions of the given photos (for directory listings).
-    pub fn exts_by_rowid(
-        &self,
-        rowids: &[i64],
-    ) -> rusqlite::Result<std::collections::HashMap<i64, String>> {
-        let conn = self.conn();
-        let mut st = conn.prepare_cached("SELECT ext FROM photos WHERE rowid = ?1")?;
-        let mut out = std::collections::HashMap::with_capacity(rowids.len());
-        for &r in rowids {
-            if let Some(ext) = st
-                .query_row([r], |row| row.get::<_, String>(0))
-                .optional()?
-            {
-                out.insert(r, ext);
-            }
-        }
-        Ok(out)
+        self.read(|conn| {
+            let mut st =
+                conn.prepare_cached(&format!("SELECT {COLS} FROM photos WHERE rowid = ?1"))?;
+            st.query_row([rowid], row_to_photo).optional()
+        })
     }
 
     /// The image file of a photo, without the rest of the row: (id, extension, cached).
     pub fn image_file(&self, rowid: i64) -> rusqlite::Result<Option<(String, String, bool)>> {
-        let conn = self.conn();
-        let mut st =
-            conn.prepare_cached("SELECT id, ext, image_cached FROM photos WHERE rowid = ?1")?;
-        st.query_row([rowid], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
+        self.read(|conn| {
+            let mut st =
+                conn.prepare_cached("SELECT id, ext, image_cached FROM photos WHERE rowid = ?1")?;
+            st.query_row([rowid], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
+            })
+            .optional()
         })
-        .optional()
     }
 
     /// What `stat` of an image needs, without the rest of the row: (known byte size, upload
     /// date).
     pub fn image_stat(&self, rowid: i64) -> rusqlite::Result<Option<(Option<u64>, i64)>> {
-        let conn = self.conn();
-        let mut st =
-            conn.prepare_cached("SELECT image_size, date_upload FROM photos WHERE rowid = ?1")?;
-        st.query_row([rowid], |r| {
-            Ok((
-                r.get::<_, Option<i64>>(0)?.map(|v| v.max(0) as u64),
-                r.get::<_, i64>(1)?,
-            ))
+        self.read(|conn| {
+            let mut st =
+                conn.prepare_cached("SELECT image_size, date_upload FROM photos WHERE rowid = ?1")?;
+            st.query_row([rowid], |r| {
+                Ok((
+                    r.get::<_, Option<i64>>(0)?.map(|v| v.max(0) as u64),
+                    r.get::<_, i64>(1)?,
+                ))
+            })
+            .optional()
         })
-        .optional()
     }
 
     /// Up to `limit` photos with a rowid above `after`, by rowid, with their rowids: a whole
