@@ -409,7 +409,10 @@ impl TempFile {
 
 impl Drop for TempFile {
     fn drop(&mut self) {
-        if !self.done && !self.keep {
+        // A partial download stays to be resumed, unless it holds nothing (a task cancelled
+        // at shutdown between opening it and its first byte): an empty one is clutter.
+        let empty = self.keep && self.file.metadata().map(|m| m.len() == 0).unwrap_or(false);
+        if !self.done && (!self.keep || empty) {
             let _ = fs::remove_file(&self.path);
         }
     }
@@ -430,6 +433,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), "u", 2).unwrap();
         let fin = store.image_path("42", "jpg");
+        // Dropped before its first byte (a task cancelled at shutdown): nothing stays.
+        drop(store.partial_file(&fin).unwrap());
+        assert!(!part_path(&fin).exists());
         let mut t = store.partial_file(&fin).unwrap();
         t.file.write_all(b"half").unwrap();
         drop(t); // a failed attempt (or a crash): the prefix stays for a resume

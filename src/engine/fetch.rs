@@ -143,6 +143,11 @@ impl Engine {
         let store = self.store.clone();
         let final_path = path.to_path_buf();
         let context = format!("cannot write {}", path.display());
+        if let Ok(meta) = std::fs::metadata(path) {
+            // Already there (fetched by another process since this photo was planned): no
+            // partial file to open, nor to leave behind if this task is cancelled.
+            return Ok(meta.len());
+        }
         // Waits (off the async workers) while another process downloads the same photo.
         let mut tmp = tokio::task::spawn_blocking(move || store.partial_file(&final_path))
             .await
