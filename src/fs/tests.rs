@@ -58,24 +58,11 @@ fn fixture(n: usize, depth: usize, level: Option<i32>) -> Fixture {
     for (p, bytes) in &photos {
         index.set_image_cached(&p.id, bytes.len() as u64).unwrap();
     }
-    let api = FlickrApi::with_options(
-        "k",
-        "s",
-        ClientOptions {
-            api_url: "http://127.0.0.1:9/services/rest/".into(),
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap();
-    let user = FlickrUser {
-        user_id: "1@N01".into(),
-        username: "someone".into(),
-    };
     let opts = SyncOptions {
         info_level: level,
         ..SyncOptions::default()
     };
-    let engine = Engine::new(api, user, store, index, opts).unwrap();
+    let engine = offline_engine(store, index, opts);
     let fs = FlickrFs::new(
         engine,
         FsOptions {
@@ -118,6 +105,25 @@ fn rt() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// An engine of user "someone" (1@N01) whose API answers nothing: what these tests serve
+/// must come from the index and the store.
+fn offline_engine(store: Store, index: Index, opts: SyncOptions) -> Arc<Engine> {
+    let api = FlickrApi::with_options(
+        "k",
+        "s",
+        ClientOptions {
+            api_url: "http://127.0.0.1:9/services/rest/".into(),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    let user = FlickrUser {
+        user_id: "1@N01".into(),
+        username: "someone".into(),
+    };
+    Engine::new(api, user, store, index, opts).unwrap()
 }
 
 #[test]
@@ -380,20 +386,7 @@ fn a_big_index_answers_stat_without_a_scan() {
     assert_eq!(index.counts().unwrap().photos_indexed, N);
     let scan = index.steps() - before;
     assert!(scan >= N / 50, "a pass over {N} rows costs {scan} ticks");
-    let api = FlickrApi::with_options(
-        "k",
-        "s",
-        ClientOptions {
-            api_url: "http://127.0.0.1:9/services/rest/".into(),
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap();
-    let user = FlickrUser {
-        user_id: "1@N01".into(),
-        username: "someone".into(),
-    };
-    let engine = Engine::new(api, user, store, index, SyncOptions::default()).unwrap();
+    let engine = offline_engine(store, index, SyncOptions::default());
     let start = engine.index.steps();
     let fs = FlickrFs::new(
         engine.clone(),

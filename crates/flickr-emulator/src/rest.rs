@@ -471,12 +471,7 @@ fn photosets_get_list(state: &State, params: &Params) -> Value {
         return fail(1, "User not found");
     };
     let seed = state.seed;
-    let (o, listing) = state.snapshot(user);
-    let visible: Vec<Key> = listing
-        .iter()
-        .copied()
-        .filter(|&k| !o.is_private(seed, k))
-        .collect();
+    let (o, visible) = state.public_listing(user);
     let defs = sets::sets(seed, user);
     let all: Vec<Value> = defs
         .iter()
@@ -542,12 +537,7 @@ fn photosets_get_photos(state: &State, params: &Params) -> Value {
             return fail(1, "Photoset not found");
         }
     }
-    let (o, listing) = state.snapshot(set.user);
-    let visible: Vec<Key> = listing
-        .iter()
-        .copied()
-        .filter(|&k| !o.is_private(seed, k))
-        .collect();
+    let (o, visible) = state.public_listing(set.user);
     let members = set.members(seed, &visible);
     let Some(&primary) = members.first() else {
         return fail(1, "Photoset not found");

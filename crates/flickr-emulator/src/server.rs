@@ -99,6 +99,18 @@ impl State {
         })
     }
 
+    /// The user's overlay and the photos of their listing that are public now (what
+    /// photosets and `/_expected` are made of), newest first.
+    pub fn public_listing(&self, user: usize) -> (Overlay, Vec<Key>) {
+        let (o, listing) = self.snapshot(user);
+        let visible = listing
+            .iter()
+            .copied()
+            .filter(|&k| !o.is_private(self.seed, k))
+            .collect();
+        (o, visible)
+    }
+
     /// The photo with this id if it exists now and is public.
     pub fn photo(&self, id: &str) -> Option<Photo> {
         let key = data::key_of(id)?;
@@ -234,12 +246,7 @@ impl State {
     pub fn sets_of(&self, username: &str) -> Option<Vec<ExpectedSet>> {
         let user = data::user_by_name(username)?;
         let seed = self.seed;
-        let (o, listing) = self.snapshot(user);
-        let visible: Vec<Key> = listing
-            .iter()
-            .copied()
-            .filter(|&k| !o.is_private(seed, k))
-            .collect();
+        let (_, visible) = self.public_listing(user);
         let defs = sets::sets(seed, user);
         let members: Vec<Vec<Key>> = defs.iter().map(|s| s.members(seed, &visible)).collect();
         Some(expected_sets(&defs, &members))
