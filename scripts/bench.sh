@@ -24,7 +24,7 @@ export FLICKR_API_KEY=0123456789abcdef0123456789abcdef FLICKR_API_SECRET=bench-s
 NO_PACING="--rate-limit 100000000"
 
 cargo build --release --quiet
-BIN=$PWD/target/release/flickrfs
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/flickrfs
 WORK=$(mktemp -d /tmp/flickrfs-bench.XXXXXX)
 EMU_PID= MNT_PID= CHILD= PRINTED=
 BROKEN=()

@@ -24,7 +24,7 @@ USER_NAME=manhhai
 NO_PACING="--rate-limit 100000000"
 
 cargo build --release --quiet
-BIN=target/release/flickrfs
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/flickrfs
 WORK=$(mktemp -d /tmp/flickrfs-soak.XXXXXX)
 CACHE=$WORK/cache
 MNT=$WORK/mnt
