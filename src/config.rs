@@ -70,6 +70,10 @@ pub const INDEX_READERS: usize = FUSE_THREADS;
 /// FUSE: largest read request and readahead asked of the kernel.
 pub const FUSE_MAX_READ: u32 = 1 << 20;
 
+/// How old the index counts behind `statfs` and `.flickrfs/status` may be before a recount
+/// (in the background; a count is a pass over every row).
+pub const COUNTS_MAX_AGE: Duration = Duration::from_secs(2);
+
 /// Mount search directories: hits per directory, distinct queries remembered, and how long a
 /// directory's hits are reused before the query runs again.
 pub const SEARCH_DIR_LIMIT: usize = 1000;

@@ -104,7 +104,7 @@ impl FlickrFs {
     /// The `.flickrfs/status` document.
     pub fn status_bytes(&self) -> Vec<u8> {
         let (total, complete) = self.engine.listing_state();
-        let counts = self.engine.index.counts().unwrap_or_default();
+        let counts = self.counts();
         let stats = &self.engine.stats;
         let doc = serde_json::json!({
             "user": self.engine.user.username,

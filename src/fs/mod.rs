@@ -5,11 +5,12 @@
 //! and reaches through the engine only for what is not cached yet. This module owns the
 //! [`FlickrFs`] state; submodules own the rest: `inode` (numbers and what they name), `attr`
 //! (what `stat` shows), `dir` (lookup and readdir), `handles` (open files and reads), `meta`
-//! (`.flickrfs/status` and search directories), `views` (albums, dates, tags and README.txt),
+//! (`.flickrfs/status` and search directories), `counts` (index counts from memory), `views` (albums, dates, tags and README.txt),
 //! `xattr` (extended attributes) and `error` (errno with cause). It never calls the FUSE
 //! adapter; the adapter calls it.
 
 mod attr;
+mod counts;
 mod dir;
 mod error;
 mod handles;
@@ -19,6 +20,7 @@ mod views;
 mod xattr;
 
 pub use attr::{Attr, DirEntry, Kind};
+pub use counts::FsStats;
 pub use error::{Error, Result};
 pub use inode::{META_NAME, README_NAME, ROOT_INO, SEARCH_NAME, STATUS_NAME};
 
@@ -49,6 +51,8 @@ pub struct FlickrFs {
     /// Search directories by query id (index + 1 is the id, so 0 is never one).
     searches: Mutex<Vec<SearchDir>>,
     views: views::ViewState,
+    /// Index counts for `statfs` and the status file (see `counts`).
+    counts: counts::CountsCache,
 }
 
 impl FlickrFs {
@@ -62,6 +66,7 @@ impl FlickrFs {
             started: crate::engine::now_secs(),
             searches: Mutex::new(Vec::new()),
             views: views::ViewState::default(),
+            counts: counts::CountsCache::new(crate::config::COUNTS_MAX_AGE),
         }
     }
 

@@ -434,8 +434,7 @@ impl Filesystem for FuseAdapter {
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        let counts = self.fs.engine.index.counts().unwrap_or_default();
-        let blocks = counts.image_bytes.div_ceil(4096);
-        reply.statfs(blocks, 0, 0, counts.photos_indexed * 2, 0, 4096, 255, 4096);
+        let s = self.fs.statfs();
+        reply.statfs(s.blocks, 0, 0, s.files, 0, 4096, 255, 4096);
     }
 }

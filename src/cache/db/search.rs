@@ -199,40 +199,40 @@ fn search(
 ) -> Result<Vec<Hit>, String> {
     let fts = fts_query(query)?;
     let run = || -> rusqlite::Result<Vec<Hit>> {
+        // Scored, grouped by photo and cut to `limit` inside SQLite: a common word matches
+        // most of a big stream, and only the best `limit` photos ever reach memory. A photo's
+        // score adds up every matching text (a title and a comment hit beat a title hit).
         let mut stmt = conn.prepare_cached(
-            "SELECT rowid >> 10, kind, locale, bm25(texts) FROM texts
-             WHERE texts MATCH ?1 AND (?2 IS NULL OR locale = ?2 OR locale LIKE ?2 || '-%')
-             ORDER BY bm25(texts)",
+            "WITH m AS MATERIALIZED (
+                 SELECT rowid >> 10 AS p, kind, locale, bm25(texts) AS s FROM texts
+                 WHERE texts MATCH ?1 AND (?2 IS NULL OR locale = ?2 OR locale LIKE ?2 || '-%')),
+             top AS (SELECT p, SUM(s) AS score, MIN(s) AS best FROM m
+                     GROUP BY p ORDER BY score, best, p LIMIT ?3)
+             SELECT top.p, top.score, m.kind, m.locale FROM top JOIN m ON m.p = top.p
+             ORDER BY top.score, top.best, top.p, m.s",
         )?;
-        let mut order: Vec<i64> = Vec::new();
-        let mut by_photo: std::collections::HashMap<i64, (f64, Vec<Match>)> =
-            std::collections::HashMap::new();
-        let rows = stmt.query_map(params![fts, locale], |r| {
+        let mut order: Vec<(i64, f64, Vec<Match>)> = Vec::new();
+        let rows = stmt.query_map(params![fts, locale, limit as i64], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
+                r.get::<_, f64>(1)?,
                 r.get::<_, String>(2)?,
-                r.get::<_, f64>(3)?,
+                r.get::<_, String>(3)?,
             ))
         })?;
         for row in rows {
-            let (prow, kind, locale, score) = row?;
-            let e = by_photo.entry(prow).or_insert_with(|| {
-                order.push(prow);
-                (score, Vec::new())
-            });
-            // A title hit counts more than a comment hit: add up every matching text.
-            e.0 += if e.1.is_empty() { 0.0 } else { score };
-            e.1.push(Match { kind, locale });
+            let (prow, score, kind, locale) = row?;
+            match order.last_mut() {
+                Some((p, _, matches)) if *p == prow => matches.push(Match { kind, locale }),
+                _ => order.push((prow, score, vec![Match { kind, locale }])),
+            }
         }
-        order.sort_by(|a, b| by_photo[a].0.total_cmp(&by_photo[b].0));
         let mut photo = conn.prepare_cached(
             "SELECT id, title, ext, image_cached, info_level, deleted_at IS NOT NULL FROM photos
              WHERE rowid = ?1",
         )?;
         let mut hits = Vec::new();
-        for prow in order.into_iter().take(limit) {
-            let (score, matches) = by_photo.remove(&prow).unwrap_or_default();
+        for (prow, score, matches) in order {
             let found = photo
                 .query_row([prow], |r| {
                     Ok(Hit {
@@ -244,7 +244,7 @@ fn search(
                         info_cached: r.get::<_, i32>(4)? >= 0,
                         deleted: r.get(5)?,
                         score: -score,
-                        matches: matches.clone(),
+                        matches,
                     })
                 })
                 .optional()?;
@@ -362,5 +362,34 @@ mod tests {
         reindex_photo(&c, rowid).unwrap();
         assert!(search(&c, "saigon", None, 10).unwrap().is_empty());
         assert_eq!(ids(&search(&c, "ha noi", None, 10).unwrap()), ["1"]);
+    }
+
+    /// The limit is applied inside SQLite, after scoring: the best `limit` photos, in the same
+    /// order as the head of the full answer, a photo with more matching texts first.
+    #[test]
+    fn the_limit_keeps_the_best_photos_in_order() {
+        let c = db();
+        for i in 0..40 {
+            let comments = if i % 7 == 0 {
+                r#"[{"id":"c","author":"a","author_name":"n","date_create":0,"content":"Hue citadel, Hue"}]"#
+            } else {
+                "[]"
+            };
+            c_insert(
+                &c,
+                &format!("h{i}"),
+                &format!("Hue {i}"),
+                "old photo",
+                comments,
+            );
+        }
+        let all = search(&c, "hue", None, usize::MAX).unwrap();
+        assert_eq!(all.len(), 40);
+        // Photos whose comment matches too come first.
+        assert!(all[..6].iter().all(|h| h.matches.len() == 2), "{all:?}");
+        for limit in [1, 3, 6, 17] {
+            let some = search(&c, "hue", None, limit).unwrap();
+            assert_eq!(ids(&some), ids(&all[..limit]), "limit {limit}");
+        }
     }
 }
