@@ -74,10 +74,12 @@ pub const FUSE_MAX_READ: u32 = 1 << 20;
 /// (in the background; a count is a pass over every row).
 pub const COUNTS_MAX_AGE: Duration = Duration::from_secs(2);
 
-/// Mount search directories: hits per directory, distinct queries remembered, and how long a
-/// directory's hits are reused before the query runs again.
+/// Mount search directories: hits per directory, search names remembered (least recently used
+/// dropped first), directories whose hits are held, and how long a directory's hits are
+/// reused before the query runs again.
 pub const SEARCH_DIR_LIMIT: usize = 1000;
-pub const SEARCH_MAX_QUERIES: usize = 1 << 20;
+pub const SEARCH_MAX_QUERIES: usize = 4096;
+pub const SEARCH_DIRS_CACHED: usize = 32;
 pub const SEARCH_TTL: Duration = Duration::from_secs(10);
 /// How long the mount keeps its views (the catalog of dates and tags, the album list and
 /// albums read from the index) before it reads them again.

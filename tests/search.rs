@@ -473,6 +473,69 @@ fn mount_search_directory_lists_links_that_resolve() {
     assert!(m.stop().success());
 }
 
+/// Resident memory of a process, in bytes.
+fn rss_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+/// Any number of names looked up under `.flickrfs/search/` keeps the mount's memory bounded:
+/// 10,000 distinct names of one common word (each a directory of hundreds of hits, about
+/// 100 KB if all were kept) leave the RSS where 1,000 did, the listing holds a bounded number
+/// of them, and a dropped name is searched again when looked up.
+#[test]
+fn ten_thousand_search_names_keep_the_mount_bounded() {
+    if !fuse_available() {
+        return;
+    }
+    let (emu, dir) = mirrored(600, 61);
+    let cache = dir.path().join("c");
+    let exp = emu.expected(USER);
+    let mnt = dir.path().join("mnt");
+    // The most common word of the titles: many hits for every name.
+    let mut freq = std::collections::BTreeMap::<String, usize>::new();
+    for p in &exp.photos {
+        for w in words(&p.title) {
+            if w.chars().count() >= 4 && w.chars().all(char::is_alphabetic) {
+                *freq.entry(w).or_default() += 1;
+            }
+        }
+    }
+    let (word, n) = freq.into_iter().max_by_key(|(_, n)| *n).unwrap();
+    assert!(n >= 50, "{word}: {n}");
+    let mut m = Mount::start(&emu, &cache, &mnt, USER, &["--no-prefetch"]);
+    let pid = m.child.as_ref().unwrap().id();
+    let root = mnt.join(".flickrfs").join("search");
+    // Names differ by spaces around the word: the same search, a different directory.
+    let name = |i: usize| format!("{}{word}{}", " ".repeat(i % 100), " ".repeat(i / 100));
+    let hits = std::fs::read_dir(root.join(name(0))).unwrap().count();
+    assert!(hits >= 100, "{hits} entries for {word:?}");
+    let mut rss_1000 = 0;
+    for i in 0..10_000 {
+        let meta = std::fs::metadata(root.join(name(i))).unwrap();
+        assert!(meta.is_dir());
+        if i == 999 {
+            rss_1000 = rss_of(pid);
+        }
+    }
+    let rss_10000 = rss_of(pid);
+    assert!(
+        rss_10000 < rss_1000 + (16 << 20),
+        "RSS grew from {rss_1000} to {rss_10000} bytes over 9,000 more names"
+    );
+    let listed = std::fs::read_dir(&root).unwrap().count();
+    assert!((1..=4096).contains(&listed), "{listed} search directories");
+    // The newest name is listed; the first (dropped) is searched again when looked up.
+    let again = std::fs::read_dir(root.join(name(0))).unwrap().count();
+    assert_eq!(again, hits);
+    assert!(m.stop().success());
+}
+
 #[test]
 fn status_counts_failed_runs_and_one_broken_index_spoils_only_its_user() {
     let (emu, dir) = mirrored(60, 43);

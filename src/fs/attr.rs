@@ -44,7 +44,8 @@ impl FlickrFs {
             mtime: self.started,
             perm: 0o555,
             // Photos are never deleted: a directory that exists stays, with these attributes.
-            stable: true,
+            // Search directories come and go (see `searches`): the kernel asks again by name.
+            stable: !matches!(node_of(ino), Some(Node::Search(_))),
         }
     }
 

@@ -141,14 +141,13 @@ impl FlickrFs {
                 ])
             }
             Node::SearchRoot => {
-                let searches = self.searches.lock().unwrap_or_else(|e| e.into_inner());
-                return Ok(searches
-                    .iter()
-                    .enumerate()
-                    .map(|(i, d)| DirEntry {
-                        ino: search_ino(i as u32 + 1),
+                return Ok(self
+                    .search_dirs()
+                    .into_iter()
+                    .map(|(id, query)| DirEntry {
+                        ino: search_ino(id),
                         kind: Kind::Dir,
-                        name: d.query.clone(),
+                        name: query,
                     })
                     .collect());
             }

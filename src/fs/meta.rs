@@ -1,45 +1,29 @@
 //! The virtual files under `.flickrfs/`: the `status` document, and the search directories
-//! `.flickrfs/search/<query>/` whose entries are relative symlinks into the hashed tree.
+//! `.flickrfs/search/<query>/` whose entries are relative symlinks into the hashed tree (the
+//! bounded registry of those directories is `searches`).
 
 use super::error::{Error, Result};
 use super::inode::{node_of, Node};
+use super::searches::{Hits, Searches};
 use super::FlickrFs;
 use crate::config;
 use std::sync::atomic::Ordering;
-
-/// A search directory: a query and its hits (photo hash, image extension), best first.
-pub(super) struct SearchDir {
-    pub(super) query: String,
-    pub(super) hits: Vec<(String, String)>,
-    pub(super) at: std::time::Instant,
-}
 
 impl FlickrFs {
     /// The id of the search directory for `query`, running the search when it is new or
     /// stale. A query without any word has no directory.
     pub(super) fn search_dir(&self, query: &str) -> Result<u32> {
-        let existing = {
-            let searches = self.searches.lock().unwrap_or_else(|e| e.into_inner());
-            searches.iter().position(|d| d.query == query)
-        };
-        if let Some(i) = existing {
-            self.with_search(i as u32 + 1, |_| ())?;
-            return Ok(i as u32 + 1);
+        let existing = self.searches().id_of(query);
+        if let Some(id) = existing {
+            self.with_search(id, |_| ())?;
+            return Ok(id);
         }
         let hits = self.run_search(query)?;
-        let mut searches = self.searches.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = searches.iter().position(|d| d.query == query) {
-            return Ok(i as u32 + 1);
-        }
-        if searches.len() >= config::SEARCH_MAX_QUERIES {
-            return Err(Error::answer(libc::ENOSPC));
-        }
-        searches.push(SearchDir {
-            query: query.to_string(),
-            hits,
-            at: std::time::Instant::now(),
-        });
-        Ok(searches.len() as u32)
+        Ok(self.searches().insert(query, hits))
+    }
+
+    fn searches(&self) -> std::sync::MutexGuard<'_, Searches> {
+        self.searches.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(super) fn run_search(&self, query: &str) -> Result<Vec<(String, String)>> {
@@ -57,24 +41,29 @@ impl FlickrFs {
             .collect())
     }
 
-    /// Calls `f` with search directory `q`, refreshed first when stale.
-    pub(super) fn with_search<T>(&self, q: u32, f: impl FnOnce(&SearchDir) -> T) -> Result<T> {
-        let i = (q as usize).checked_sub(1).ok_or_else(Error::not_found)?;
-        let stale = {
-            let searches = self.searches.lock().unwrap_or_else(|e| e.into_inner());
-            let d = searches.get(i).ok_or_else(Error::not_found)?;
-            (d.at.elapsed() > config::SEARCH_TTL).then(|| d.query.clone())
-        };
-        if let Some(query) = stale {
-            let hits = self.run_search(&query).unwrap_or_default();
-            let mut searches = self.searches.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(d) = searches.get_mut(i) {
-                d.hits = hits;
-                d.at = std::time::Instant::now();
+    /// Calls `f` with the hits of search directory `q`, searched again first when they are
+    /// stale or were evicted. Not found when the directory's name was dropped (see `searches`).
+    pub(super) fn with_search<T>(&self, q: u32, f: impl FnOnce(&Hits) -> T) -> Result<T> {
+        let query = {
+            let mut searches = self.searches();
+            let query = searches.query_of(q).ok_or_else(Error::not_found)?;
+            if let Some(h) = searches.fresh_hits(q, config::SEARCH_TTL) {
+                return Ok(f(h));
             }
-        }
-        let searches = self.searches.lock().unwrap_or_else(|e| e.into_inner());
-        searches.get(i).map(f).ok_or_else(Error::not_found)
+            query
+        };
+        let hits = self.run_search(&query).unwrap_or_default();
+        let mut searches = self.searches();
+        searches.set_hits(q, hits);
+        searches
+            .fresh_hits(q, std::time::Duration::MAX)
+            .map(f)
+            .ok_or_else(Error::not_found)
+    }
+
+    /// The directories of `.flickrfs/search/` (id, query).
+    pub(super) fn search_dirs(&self) -> Vec<(u32, String)> {
+        self.searches().list()
     }
 
     /// The target of a search or view link: relative, from its directory
@@ -87,17 +76,11 @@ impl FlickrFs {
             }
             _ => return Err(Error::answer(libc::EINVAL)),
         };
-        let searches = self.searches.lock().unwrap_or_else(|e| e.into_inner());
-        let d = searches
-            .get(
-                (query as usize)
-                    .checked_sub(1)
-                    .ok_or_else(Error::not_found)?,
-            )
+        let (hash, ext) = self
+            .with_search(query, |d| d.hits.get(hit as usize).cloned())?
             .ok_or_else(Error::not_found)?;
-        let (hash, ext) = d.hits.get(hit as usize).ok_or_else(Error::not_found)?;
         let ext = if json { "json" } else { ext.as_str() };
-        let path = crate::photo::hashed_path(hash, self.depth() as usize, ext);
+        let path = crate::photo::hashed_path(&hash, self.depth() as usize, ext);
         Ok(format!("../../../{path}"))
     }
 

@@ -5,7 +5,8 @@
 //! and reaches through the engine only for what is not cached yet. This module owns the
 //! [`FlickrFs`] state; submodules own the rest: `inode` (numbers and what they name), `attr`
 //! (what `stat` shows), `dir` (lookup and readdir), `handles` (open files and reads), `meta`
-//! (`.flickrfs/status` and search directories), `counts` (index counts from memory), `views` (albums, dates, tags and README.txt),
+//! (`.flickrfs/status` and search directories), `searches` (which search directories exist),
+//! `counts` (index counts from memory), `views` (albums, dates, tags and README.txt),
 //! `xattr` (extended attributes) and `error` (errno with cause). It never calls the FUSE
 //! adapter; the adapter calls it.
 
@@ -16,6 +17,7 @@ mod error;
 mod handles;
 mod inode;
 mod meta;
+mod searches;
 mod views;
 mod xattr;
 
@@ -27,7 +29,6 @@ pub use inode::{META_NAME, README_NAME, ROOT_INO, SEARCH_NAME, STATUS_NAME};
 use crate::engine::Engine;
 use crate::photo::Photo;
 use handles::Handle;
-use meta::SearchDir;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -48,8 +49,8 @@ pub struct FlickrFs {
     handles: Mutex<HashMap<u64, Handle>>,
     next_fh: AtomicU64,
     started: i64,
-    /// Search directories by query id (index + 1 is the id, so 0 is never one).
-    searches: Mutex<Vec<SearchDir>>,
+    /// Search directories (a bounded registry, see `searches`).
+    searches: Mutex<searches::Searches>,
     views: views::ViewState,
     /// Index counts for `statfs` and the status file (see `counts`).
     counts: counts::CountsCache,
@@ -64,7 +65,7 @@ impl FlickrFs {
             handles: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
             started: crate::engine::now_secs(),
-            searches: Mutex::new(Vec::new()),
+            searches: Mutex::new(searches::Searches::default()),
             views: views::ViewState::default(),
             counts: counts::CountsCache::new(crate::config::COUNTS_MAX_AGE),
         }
