@@ -407,6 +407,46 @@ row "peak RSS after ls -lR of $HUGE photos" "$rss MiB (VmHWM)" "$cmp" \
 [ "$DROPPED" = yes ] || note "the page cache could not be dropped here (not root?): first-stat figures are warm"
 rm -rf "$WORK/huge"
 
+# 5c. One cache, two processes: the latency of each lstat of an ls -lR-like walk of the hashed
+#     tree (p50/p99 over every entry) on a fresh mount while a mirror writes into the same
+#     cache (a level-1 pass: a sidecar file and an index update for every photo), next to the
+#     same walk on a fresh mount with nothing else running. A warm-up walk first, so both
+#     measured walks find the index in the page cache.
+walk_lat() { # mountpoint: prints "p50_ms p99_ms entries"
+  python3 - "$1" <<'EOF'
+import os, sys, time
+lat = []
+for top in "0123456789abcdef":
+    for d, dirs, files in os.walk(os.path.join(sys.argv[1], top)):
+        for n in dirs + files:
+            t = time.perf_counter_ns()
+            os.lstat(os.path.join(d, n))
+            lat.append(time.perf_counter_ns() - t)
+lat.sort()
+q = lambda f: lat[min(len(lat) - 1, int(f * len(lat)))] / 1e6
+print(f"{q(0.5):.3f} {q(0.99):.3f} {len(lat)}")
+EOF
+}
+mount_start "$WORK/mnt_lat" "$WORK/big" --no-prefetch --image-only
+walk_lat "$WORK/mnt_lat" >/dev/null
+mount_stop
+mount_start "$WORK/mnt_lat" "$WORK/big" --no-prefetch --image-only
+read -r idle50 idle99 idle_n < <(walk_lat "$WORK/mnt_lat")
+mount_stop
+"$BIN" mirror --username manhhai --api-url "$API" $NO_PACING --cache-path "$WORK/big" --info-level 1 --debug 1 \
+  >"$WORK/busy.log" 2>&1 &
+BUSY=$!
+# Wait until it writes (its first sidecars), then walk while it runs.
+for _ in $(seq 600); do [ -n "$(find "$WORK/big/manhhai" -name '*.json' -print -quit)" ] && break; sleep 0.05; done
+mount_start "$WORK/mnt_lat" "$WORK/big" --no-prefetch --image-only
+read -r busy50 busy99 busy_n < <(walk_lat "$WORK/mnt_lat")
+mount_stop
+if kill -0 "$BUSY" 2>/dev/null; then busy_state="mirror writing throughout"; else busy_state="the mirror ENDED before the walk did"; fi
+kill -TERM "$BUSY" 2>/dev/null || true; wait "$BUSY" 2>/dev/null || true
+row "lstat p50 / p99, a mirror writing" "$busy50 / $busy99 ms ($busy_n entries)" \
+  "mirror idle: $idle50 / $idle99 ms ($idle_n)" \
+  "$(calc "\"%.1fx / %.1fx\", $busy50/$idle50, $busy99/$idle99"); $busy_state"
+
 # 6. Peak RSS of a whole mirror (listing, images, level-2 sidecars) of RSS_N photos, held to
 #    the mount's 150 MiB target.
 emu_start "$RSS_N" 4 0

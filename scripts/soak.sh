@@ -2,7 +2,8 @@
 # Soak: a mirror under 10% faults while the stream changes (growth at the head, deletions,
 # photos made public in the middle, edits), SIGKILLed at random moments, then a
 # mount of the same cache, also under faults and growth, SIGKILLed twice and mounted again at
-# the same place (the stale mountpoint is cleaned up by the next mount). Then, as root, a
+# the same place (the stale mountpoint is cleaned up by the next mount), with a `mirror --watch`
+# of the same cache running beside it, SIGKILLed once and started again. Then, as root, a
 # disk-full episode: a mirror into a 1 MiB tmpfs must stop with one line and leave no temp
 # file, and finish byte-exact once the tmpfs is enlarged. At the end every image md5 and every
 # sidecar must equal the emulator's /_expected, no temp or partial file may remain, keys must
@@ -30,9 +31,10 @@ CACHE=$WORK/cache
 MNT=$WORK/mnt
 LOGS=$WORK/logs
 mkdir -p "$LOGS" "$MNT"
-EMU_PID= MOUNT_PID= SMALL=
+EMU_PID= MOUNT_PID= WATCH_PID= SMALL=
 cleanup() {
   [ -n "$MOUNT_PID" ] && kill "$MOUNT_PID" 2>/dev/null || true
+  [ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null || true
   grep -q " $MNT " /proc/self/mountinfo && fusermount3 -u -z "$MNT" 2>/dev/null || true
   [ -n "$SMALL" ] && umount -l "$SMALL" 2>/dev/null || true
   [ -n "$EMU_PID" ] && kill "$EMU_PID" 2>/dev/null || true
@@ -84,7 +86,14 @@ start_mount() {
   for _ in $(seq 300); do [ -e "$WORK/ready" ] && break; kill -0 "$MOUNT_PID" 2>/dev/null || break; sleep 0.1; done
   [ -e "$WORK/ready" ] || fail "mount did not come up: $(tail -3 "$LOGS/mount.log")"
 }
+start_watch() {
+  "$BIN" mirror --username "$USER_NAME" --cache-path "$CACHE" --api-url "$API" $NO_PACING --info-level 2 \
+    --watch 2s --debug 4 >>"$LOGS/watch.log" 2>&1 &
+  WATCH_PID=$!
+}
 start_mount
+# One cache, two processes: a mirror keeps it up to date while the mount serves and prefetches.
+start_watch
 # Crash and remount: kill -9 leaves a stale mountpoint (ENOTCONN); `mount` at the same place
 # must clean it up by itself and serve again.
 for c in 1 2; do
@@ -95,6 +104,11 @@ for c in 1 2; do
   start_mount
   ls "$MNT" >/dev/null || fail "remount $c does not serve"
   echo "soak: mount SIGKILLed and mounted again ($c/2)"
+  if [ "$c" = 1 ]; then
+    kill -9 "$WATCH_PID"; wait "$WATCH_PID" 2>/dev/null || true
+    start_watch
+    echo "soak: mirror --watch beside the mount SIGKILLed and started again"
+  fi
 done
 ps -ww -o args= -p "$MOUNT_PID" >"$LOGS/ps.txt"
 curl -sf "$BASE/_grow?n=20" >/dev/null
@@ -125,6 +139,11 @@ while time.time() < deadline:
         break
     time.sleep(1)
 EOF
+kill -TERM "$WATCH_PID"
+rc=0; wait "$WATCH_PID" || rc=$?
+# 130: interrupted, and the next run resumes (`mirror` says so); anything else is a failure.
+[ "$rc" = 130 ] || fail "mirror --watch exited $rc on SIGTERM: $(tail -2 "$LOGS/watch.log")"
+WATCH_PID=
 kill -TERM "$MOUNT_PID"
 wait "$MOUNT_PID" || fail "mount exited non-zero on SIGTERM"
 MOUNT_PID=
@@ -132,7 +151,8 @@ mountpoint -q "$MNT" && fail "SIGTERM left the mount in place"
 faults 0 0
 
 # Verdict: bytes, sidecars, leftovers, double downloads.
-python3 - "$BASE" "$CACHE/$USER_NAME" "$KILLS" <<'EOF' || exit 1
+# Kills that can cost a download: the mirror's, the mount's two and the watcher's one.
+python3 - "$BASE" "$CACHE/$USER_NAME" "$((KILLS + 3))" <<'EOF' || exit 1
 import json, sys, urllib.request, hashlib, os
 base, root = sys.argv[1:3]
 exp = json.load(urllib.request.urlopen(base + "/_expected"))

@@ -430,3 +430,80 @@ fn a_mount_and_a_mirror_started_together_share_the_index() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("locked"), "{err}");
 }
+
+/// Waits until `path` exists (the listing reached its photo), at most a minute.
+fn wait_for(path: &Path) {
+    let start = std::time::Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// One cache, three processes, under faults (503s, error 105, image bodies cut): two mounts of
+/// the same user (one prefetching, one not) and a level-2 mirror. Readers on both mounts get
+/// every image byte-exact and every sidecar right, the mirror finishes, both mounts stop
+/// cleanly, and the cache is complete with no temp file left.
+#[test]
+fn two_mounts_and_a_mirror_share_one_cache_under_faults() {
+    if !fuse_available() {
+        return;
+    }
+    let emu = Emu::start(600, 17);
+    emu.set_faults(flickr_emulator::Faults {
+        rate_5xx: 0.03,
+        rate_105: 0.03,
+        drop_rate: 0.03,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let (mnt_a, mnt_b) = (dir.path().join("a"), dir.path().join("b"));
+    let exp = emu.expected(USER);
+    let mut a = Mount::start(&emu, &cache, &mnt_a, USER, &[]);
+    let mut b = Mount::start(&emu, &cache, &mnt_b, USER, &["--no-prefetch"]);
+    let mirror = mirror_cmd(&emu, &cache, USER, &["--info-level", "2"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::scope(|s| {
+        for (k, mnt) in [(0, &mnt_a), (1, &mnt_b)] {
+            let exp = &exp;
+            s.spawn(move || {
+                for p in exp.photos.iter().skip(k).step_by(2) {
+                    let image = photo_path(mnt, "", &p.id, &p.ext, 4);
+                    wait_for(&image);
+                    let bytes = std::fs::read(&image)
+                        .unwrap_or_else(|e| panic!("{}: {e}", image.display()));
+                    assert_eq!(md5_hex(&bytes), p.best_md5, "{}", image.display());
+                    let info = photo_path(mnt, "", &p.id, "json", 4);
+                    let doc: serde_json::Value =
+                        serde_json::from_slice(&std::fs::read(&info).unwrap()).unwrap();
+                    assert_eq!(doc["title"]["content"], p.title.as_str());
+                    let comments: Vec<&str> = doc["comments"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|c| c["content"].as_str().unwrap())
+                        .collect();
+                    assert_eq!(comments, p.comments, "{}", info.display());
+                }
+            });
+        }
+    });
+    let out = mirror.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(a.stop().success(), "{}", a.log());
+    assert!(b.stop().success(), "{}", b.log());
+    assert!(emu.stats().faults_injected > 0);
+    check_cache(&cache, &exp, 2, 4).assert_complete(600, true, true);
+    assert_eq!(temp_files(&cache.join(USER)), Vec::<PathBuf>::new());
+}
