@@ -153,6 +153,13 @@ pub struct MountArgs {
     /// attributes on every `ls -l` entry.
     #[arg(long)]
     pub no_xattr: bool,
+    /// Threads answering the kernel's requests (each lookup, read or listing holds one while
+    /// it waits for the index or the disk).
+    #[arg(long, value_name = "N", default_value_t = config::FUSE_THREADS as u64, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub fuse_threads: u64,
+    /// Async worker threads (downloads, API calls, prefetching); default: one per core.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub workers: Option<u64>,
 }
 
 /// `flickrfs unmount`.
@@ -374,6 +381,35 @@ mod tests {
         let e = Cli::try_parse_from(["flickrfs", "mirror", "--bogus"]).unwrap_err();
         let line = one_line(&e.render().to_string());
         assert!(line.contains("--bogus"), "{line}");
+    }
+
+    #[test]
+    fn thread_counts_are_set_and_checked() {
+        let cli = Cli::try_parse_from([
+            "flickrfs",
+            "mount",
+            "u",
+            "/m",
+            "--fuse-threads",
+            "8",
+            "--workers",
+            "3",
+        ])
+        .unwrap();
+        let Command::Mount(m) = cli.command else {
+            panic!("not a mount")
+        };
+        assert_eq!((m.fuse_threads, m.workers), (8, Some(3)));
+        let cli = Cli::try_parse_from(["flickrfs", "mount", "u", "/m"]).unwrap();
+        let Command::Mount(m) = cli.command else {
+            panic!("not a mount")
+        };
+        assert_eq!(m.fuse_threads, config::FUSE_THREADS as u64);
+        assert_eq!(m.workers, None);
+        let e = Cli::try_parse_from(["flickrfs", "mount", "u", "/m", "--fuse-threads", "0"])
+            .unwrap_err();
+        let line = one_line(&e.render().to_string());
+        assert!(line.contains("--fuse-threads"), "{line}");
     }
 
     #[test]

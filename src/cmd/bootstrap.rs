@@ -7,9 +7,12 @@ use crate::cmd::keys::{self, KeySource};
 use crate::flickr::{ClientOptions, FlickrApi};
 
 /// A multi-thread runtime owned by `main` (fuser callbacks reach it through a `Handle`).
-pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
+pub fn runtime(workers: Option<usize>) -> Result<tokio::runtime::Runtime, String> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        b.worker_threads(n);
+    }
+    b.enable_all()
         .thread_name("flickrfs")
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))

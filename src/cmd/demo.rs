@@ -101,6 +101,8 @@ pub fn main(args: DemoArgs) -> i32 {
         wait_index: false,
         allow_other: false,
         daemon: false,
+        fuse_threads: config::FUSE_THREADS as u64,
+        workers: None,
     };
     crate::cmd::mount::main(mount)
 }

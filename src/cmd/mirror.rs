@@ -13,7 +13,7 @@ use std::time::Duration;
 pub fn main(args: MirrorArgs, prog: &str) -> i32 {
     let progress = std::io::stderr().is_terminal();
     crate::cmd::logging::init(args.common.debug, progress);
-    let rt = match bootstrap::runtime() {
+    let rt = match bootstrap::runtime(None) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("{prog}: error: {e}");

@@ -39,7 +39,7 @@ fn run(args: MountArgs) -> Result<(), String> {
     // A person waits on this process's requests: fail them fast while Flickr is down.
     crate::flickr::breaker::serve_foreground();
     let started = std::time::SystemTime::now();
-    let rt = bootstrap::runtime()?;
+    let rt = bootstrap::runtime(args.workers.map(|n| n as usize))?;
     let api = bootstrap::build_api(&args.common)?;
     let (user, store, index) = rt
         .block_on(engine::open_user(
@@ -84,7 +84,7 @@ fn run(args: MountArgs) -> Result<(), String> {
     if args.allow_other {
         config.acl = fuser::SessionACL::All;
     }
-    config.n_threads = Some(crate::config::FUSE_THREADS);
+    config.n_threads = Some(args.fuse_threads as usize);
     let session = fuser::spawn_mount(adapter, &mnt, &config)
         .map_err(|e| format!("cannot mount {}: {e}", mnt.display()))?;
     tracing::info!(
