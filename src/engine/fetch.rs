@@ -3,6 +3,7 @@
 
 use super::download::{self, DownloadError};
 use super::{Engine, FetchError};
+use crate::flickr::priority::{with_priority, Priority};
 use crate::photo::{best_size, image_ext, Photo};
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -45,7 +46,8 @@ impl Engine {
         let mut error: Option<FetchError> = None;
         let mut row = photo;
         if self.opts.want_image && !row.image_cached {
-            match self.cache_image(&row).await {
+            // A `getSizes` here is the prefetcher's: after everything else.
+            match with_priority(Priority::Sizes, self.cache_image(&row)).await {
                 Ok(updated) => row = updated,
                 Err(e) => error = Some(e),
             }
@@ -53,7 +55,8 @@ impl Engine {
         if let Some(level) = self.opts.info_level {
             let stale = row.info_level < level || row.info_last_update != Some(row.last_update);
             if stale {
-                if let Err(e) = self.cache_info(&row, level).await {
+                let info = with_priority(Priority::Comments, self.cache_info(&row, level));
+                if let Err(e) = info.await {
                     error.get_or_insert(e);
                 }
             }

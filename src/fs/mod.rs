@@ -22,6 +22,7 @@ pub use attr::{Attr, DirEntry, Kind};
 pub use error::{Error, Result};
 pub use inode::{META_NAME, README_NAME, ROOT_INO, SEARCH_NAME, STATUS_NAME};
 
+use crate::engine::sidecar::SidecarNow;
 use crate::engine::Engine;
 use crate::photo::Photo;
 use handles::Handle;
@@ -49,6 +50,8 @@ pub struct FlickrFs {
     /// Search directories by query id (index + 1 is the id, so 0 is never one).
     searches: Mutex<Vec<SearchDir>>,
     views: views::ViewState,
+    /// Sidecar stand-ins given lately (see [`FlickrFs::sidecar`]).
+    pending: Mutex<PendingSidecars>,
 }
 
 impl FlickrFs {
@@ -62,6 +65,7 @@ impl FlickrFs {
             started: crate::engine::now_secs(),
             searches: Mutex::new(Vec::new()),
             views: views::ViewState::default(),
+            pending: Mutex::new(HashMap::new()),
         }
     }
 
@@ -81,20 +85,70 @@ impl FlickrFs {
             .ok_or_else(Error::not_found)
     }
 
-    /// Makes sure the sidecar of photo `rowid` is on disk at `level` (rendering it into the
-    /// backing cache, fetching comments when the level wants them).
-    async fn ensure_sidecar(&self, rowid: i64, level: i32) -> Result<Photo> {
+    /// The sidecar of photo `rowid` (inode `ino`) as the mount shows it now, never waiting on
+    /// the API rate: the complete file (rendered into the backing cache when it needs no call
+    /// or its comments call can go at once), else the level-1 stand-in flagged
+    /// `comments_pending` (see `engine::sidecar`), remembered a moment so that a read after a
+    /// `stat` gets the bytes whose size the `stat` gave.
+    async fn sidecar(&self, ino: u64, rowid: i64, level: i32) -> Result<SidecarView> {
         let row = self.row(rowid)?;
-        let fresh = row.info_level >= level && row.info_last_update == Some(row.last_update);
-        if fresh && self.engine.store.info_path(&row.id).exists() {
-            return Ok(row);
-        }
-        self.engine
-            .fetch_info_now(&row.id, level)
+        match self
+            .engine
+            .sidecar_now(&row.id, level)
             .await
-            .map_err(|e| Error::fetch(format!("info of photo {}", row.hash()), e))
+            .map_err(|e| Error::fetch(format!("info of photo {}", row.hash()), e))?
+        {
+            SidecarNow::Complete(row) => {
+                self.pending_lock().remove(&ino);
+                Ok(SidecarView::File(row))
+            }
+            SidecarNow::Pending(bytes) => {
+                let bytes = Arc::new(bytes);
+                let mut pending = self.pending_lock();
+                if pending.len() >= PENDING_MAX {
+                    pending.retain(|_, (_, at)| at.elapsed() < PENDING_HOLD);
+                }
+                pending.insert(ino, (bytes.clone(), std::time::Instant::now()));
+                Ok(SidecarView::Bytes(bytes))
+            }
+        }
+    }
+
+    /// The sidecar for a read: the stand-in a `stat` just gave, else as [`FlickrFs::sidecar`].
+    async fn sidecar_for_read(&self, ino: u64, rowid: i64, level: i32) -> Result<SidecarView> {
+        if let Some((bytes, at)) = self.pending_lock().get(&ino) {
+            if at.elapsed() < PENDING_HOLD {
+                return Ok(SidecarView::Bytes(bytes.clone()));
+            }
+        }
+        self.sidecar(ino, rowid, level).await
+    }
+
+    fn pending_lock(&self) -> std::sync::MutexGuard<'_, PendingSidecars> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sidecars shown as pending stand-ins lately (inodes): when their comments arrive, the
+    /// kernel's attributes of them are stale for at most [`crate::config::FUSE_SHORT_TTL`];
+    /// a notifier may invalidate them at once.
+    pub fn pending_sidecars(&self) -> Vec<u64> {
+        self.pending_lock().keys().copied().collect()
     }
 }
+
+/// A sidecar as the mount shows it now.
+enum SidecarView {
+    File(Box<Photo>),
+    Bytes(Arc<Vec<u8>>),
+}
+
+/// Stand-ins given lately, by inode, with when.
+type PendingSidecars = HashMap<u64, (Arc<Vec<u8>>, std::time::Instant)>;
+/// How long a stand-in given by a `stat` is what a read gets (longer than the kernel keeps
+/// the attributes it came with).
+const PENDING_HOLD: std::time::Duration = std::time::Duration::from_secs(5);
+/// Stand-ins remembered at once before old ones are let go.
+const PENDING_MAX: usize = 4096;
 
 #[cfg(test)]
 mod tests;
