@@ -3,7 +3,7 @@
 
 use super::download::{self, DownloadError};
 use super::{Engine, FetchError};
-use crate::flickr::priority::{with_priority, Priority};
+use crate::flickr::priority::{boostable, with_priority, Priority};
 use crate::photo::{best_size, image_ext, Photo};
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -42,6 +42,12 @@ impl Engine {
     /// Processes one pending photo; never fails: errors are recorded against the photo, except
     /// a full disk, which halts the run and leaves the photo pending for the next one.
     pub(crate) async fn process(self: &Arc<Self>, photo: Photo) {
+        // A person who comes to wait for this photo promotes its calls (see `priority`).
+        let id = photo.id.clone();
+        boostable(&id, self.process_photo(photo)).await
+    }
+
+    async fn process_photo(self: &Arc<Self>, photo: Photo) {
         let hash = crate::photo::hash(&photo.id);
         let mut error: Option<FetchError> = None;
         let mut row = photo;
@@ -285,7 +291,9 @@ impl Engine {
                 self.changed.notify_waiters();
                 return r;
             }
-            // Someone else is fetching it: wait for them.
+            // Someone else is fetching it (the prefetcher): wait for them, their calls now
+            // at this reader's priority.
+            crate::flickr::priority::boost(id);
             let notified = self.changed.notified();
             tokio::select! {
                 _ = notified => {}

@@ -12,17 +12,23 @@
 //! sidecars) until the comments arrive.
 
 use super::{Engine, FetchError};
-use crate::flickr::priority::with_patience;
+use crate::flickr::priority::{boost, opportunistic, with_patience};
 use crate::lang::{Label, Locale, PhotoLocales};
 use crate::photo::Photo;
 use serde::Serialize;
 use std::sync::Arc;
+
+/// How long a sidecar request waits for the prefetcher working on the same photo (its image
+/// and comments, done in a moment unless the rate holds it) before the stand-in is served.
+const CLAIM_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What a mount shows of a sidecar now.
 #[derive(Debug)]
 pub enum SidecarNow {
     /// On disk, complete at the level asked for: the row says where.
     Complete(Box<Photo>),
+    /// Complete, rendered now: these bytes, being written to the store.
+    Rendered(Vec<u8>),
     /// Its comments are not fetched yet: these bytes stand in ([`render_pending`]).
     Pending(Vec<u8>),
 }
@@ -30,8 +36,9 @@ pub enum SidecarNow {
 impl Engine {
     /// The sidecar of `id` at `level` for a request a person waits for, without waiting on
     /// the API rate: complete when it is on disk or needs no call (rendered now), or when its
-    /// comments call can go at once (a token is there, nobody else works on the photo,
-    /// Flickr answers); else the pending stand-in, and the prefetcher brings the comments.
+    /// comments call can go at once (a token beyond the foreground reserve is there, nobody
+    /// else works on the photo for more than [`CLAIM_WAIT`], Flickr answers); else the
+    /// pending stand-in, and the prefetcher brings the comments.
     pub async fn sidecar_now(
         self: &Arc<Self>,
         id: &str,
@@ -46,40 +53,94 @@ impl Engine {
             row.comments.is_none() || row.info_last_update != Some(row.last_update);
         let needs_call = level >= 2 && comments_stale && row.count_comments > 0;
         if !needs_call {
-            // A render from the index: no claim needed (the same bytes whoever writes them).
-            self.cache_info(&row, level).await?;
-            return Ok(SidecarNow::Complete(Box::new(self.photo_row(id)?)));
+            // A render from the index, served now and written to the store behind the answer
+            // (no claim needed: the same bytes whoever writes them).
+            let bytes = render(&row, level, self.owner());
+            let engine = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = engine.cache_info(&row, level).await {
+                    tracing::debug!("Sidecar of photo {}: {e}", row.hash());
+                }
+            });
+            return Ok(SidecarNow::Rendered(bytes));
         }
-        if self.claim(id) {
-            let got = with_patience(std::time::Duration::ZERO, self.api.get_photo_comments(id));
+        if self.claim_within(id, level, CLAIM_WAIT).await? {
+            // Only a token that is there now, and not one of the reserve a `stat` with no other
+            // answer (a video's size) needs: this one can be answered pending.
+            let call = opportunistic(self.api.get_photo_comments(id));
+            let got = with_patience(std::time::Duration::ZERO, call);
             let got = got.await;
-            let r = match got {
+            match got {
                 Ok(comments) => {
                     self.flush_call_counts();
                     let mut with = row.clone();
-                    self.index
-                        .set_comments(id, &comments)
-                        .map_err(FetchError::db)?;
+                    let saved = self.index.set_comments(id, &comments);
                     with.comments = Some(comments);
                     // The comments are current: cache_info renders without another call.
                     with.info_last_update = Some(with.last_update);
-                    self.cache_info(&with, level).await.map(|()| true)
+                    let bytes = render(&with, level, self.owner());
+                    // Written behind the answer, the photo claimed until it is (else the
+                    // prefetcher would fetch the comments again).
+                    let engine = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = engine.cache_info(&with, level).await {
+                            tracing::debug!("Sidecar of photo {}: {e}", with.hash());
+                        }
+                        engine.release(&with.id);
+                        engine.changed.notify_waiters();
+                    });
+                    saved.map_err(FetchError::db)?;
+                    return Ok(SidecarNow::Rendered(bytes));
                 }
                 Err(e) => {
                     tracing::debug!(
                         "Comments of photo {} not fetched now ({e}): serving the sidecar without them",
                         row.hash()
                     );
-                    Ok(false)
+                    self.release(id);
+                    self.changed.notify_waiters();
                 }
-            };
-            self.release(id);
-            self.changed.notify_waiters();
-            if r? {
-                return Ok(SidecarNow::Complete(Box::new(self.photo_row(id)?)));
             }
         }
+        // Made complete meanwhile by whoever held the photo.
+        let now = self.photo_row(id)?;
+        if now.info_level >= level
+            && now.info_last_update == Some(now.last_update)
+            && self.store.info_path(id).exists()
+        {
+            return Ok(SidecarNow::Complete(Box::new(now)));
+        }
         Ok(SidecarNow::Pending(render_pending(&row, self.owner())))
+    }
+
+    /// Claims `id`, waiting at most `patience` for whoever works on it (the prefetcher, mostly
+    /// done in a moment). False when that was not enough, or when the sidecar became
+    /// complete meanwhile (then nothing is claimed; the caller looks again).
+    async fn claim_within(
+        &self,
+        id: &str,
+        level: i32,
+        patience: std::time::Duration,
+    ) -> Result<bool, FetchError> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let notified = self.changed.notified();
+            if self.claim(id) {
+                return Ok(true);
+            }
+            let row = self.photo_row(id)?;
+            let fresh = row.info_level >= level && row.info_last_update == Some(row.last_update);
+            if fresh || tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            // The prefetcher's calls for it go first now.
+            boost(id);
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
+        }
     }
 
     fn photo_row(&self, id: &str) -> Result<Photo, FetchError> {

@@ -193,12 +193,17 @@ impl RateLimiter {
     /// that takes a while. With a [`priority::patience`], a call that would wait longer is
     /// refused at once: `Err` says how long it would have waited.
     pub async fn acquire(&self) -> Result<(), Duration> {
-        let prio = priority::current();
+        let mut prio = priority::current();
         let patience = priority::patience();
-        let foreground = prio == Priority::Fuse;
         let start = Instant::now();
-        let ticket = self.enqueue(prio);
+        let mut ticket = self.enqueue(prio);
         loop {
+            // Promoted meanwhile (a person waits for this work): to the front.
+            if priority::current() != prio {
+                prio = priority::current();
+                ticket = self.enqueue(prio);
+            }
+            let foreground = prio == Priority::Fuse && !priority::is_opportunistic();
             let turn = self.turn.notified();
             tokio::pin!(turn);
             turn.as_mut().enable();
@@ -235,7 +240,10 @@ impl RateLimiter {
                 // Another process may return tokens sooner than this one computed: look
                 // again within a few seconds; a call of higher priority arriving meanwhile
                 // becomes the head and is served first.
-                tokio::time::sleep(wait.min(Duration::from_secs(5))).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(wait.min(Duration::from_secs(5))) => {}
+                    _ = priority::promoted() => {}
+                }
             } else {
                 // Woken when the head leaves; a patience runs out on its own.
                 let limit = patience
@@ -244,6 +252,7 @@ impl RateLimiter {
                     .max(Duration::from_millis(1));
                 tokio::select! {
                     _ = &mut turn => {}
+                    _ = priority::promoted() => {}
                     _ = tokio::time::sleep(limit) => {
                         if patience.is_some_and(|p| start.elapsed() >= p) {
                             return Err(wait);
@@ -429,6 +438,23 @@ mod tests {
         .await;
         assert!(ok.is_ok());
         assert!(r.waiting().is_empty(), "no ticket left behind");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_opportunistic_call_leaves_the_reserve_too() {
+        let r = RateLimiter::new(3600, 8);
+        for _ in 0..6 {
+            assert!(r.try_take(false).is_ok());
+        }
+        let sidecar = crate::flickr::breaker::foreground(priority::opportunistic(
+            priority::with_patience(Duration::ZERO, r.acquire()),
+        ));
+        assert!(sidecar.await.is_err(), "the reserve is not for it");
+        let stat = crate::flickr::breaker::foreground(priority::with_patience(
+            Duration::ZERO,
+            r.acquire(),
+        ));
+        assert!(stat.await.is_ok(), "but for a stat that needs it");
     }
 
     #[tokio::test(start_paused = true)]

@@ -86,29 +86,35 @@ impl FlickrFs {
     }
 
     /// The sidecar of photo `rowid` (inode `ino`) as the mount shows it now, never waiting on
-    /// the API rate: the complete file (rendered into the backing cache when it needs no call
-    /// or its comments call can go at once), else the level-1 stand-in flagged
-    /// `comments_pending` (see `engine::sidecar`), remembered a moment so that a read after a
-    /// `stat` gets the bytes whose size the `stat` gave.
+    /// the API rate: the complete file, or complete bytes rendered now (when it needs no call
+    /// or its comments call can go at once; written to the backing cache behind the answer),
+    /// else the level-1 stand-in flagged `comments_pending` (see `engine::sidecar`). Bytes are
+    /// remembered a moment so that a read after a `stat` gets those whose size it gave.
     async fn sidecar(&self, ino: u64, rowid: i64, level: i32) -> Result<SidecarView> {
         let row = self.row(rowid)?;
-        match self
+        let got = self
             .engine
             .sidecar_now(&row.id, level)
             .await
-            .map_err(|e| Error::fetch(format!("info of photo {}", row.hash()), e))?
-        {
+            .map_err(|e| Error::fetch(format!("info of photo {}", row.hash()), e))?;
+        let now = match &got {
+            SidecarNow::Pending(_) => SidecarKind::Pending,
+            _ => SidecarKind::Complete,
+        };
+        match got {
             SidecarNow::Complete(row) => {
                 self.pending_lock().remove(&ino);
                 Ok(SidecarView::File(row))
             }
-            SidecarNow::Pending(bytes) => {
+            SidecarNow::Pending(bytes) | SidecarNow::Rendered(bytes) => {
+                let is_pending = matches!(now, SidecarKind::Pending);
                 let bytes = Arc::new(bytes);
                 let mut pending = self.pending_lock();
                 if pending.len() >= PENDING_MAX {
-                    pending.retain(|_, (_, at)| at.elapsed() < PENDING_HOLD);
+                    pending.retain(|_, (_, at, _)| at.elapsed() < PENDING_HOLD);
                 }
-                pending.insert(ino, (bytes.clone(), std::time::Instant::now()));
+                let at = std::time::Instant::now();
+                pending.insert(ino, (bytes.clone(), at, is_pending));
                 Ok(SidecarView::Bytes(bytes))
             }
         }
@@ -116,7 +122,7 @@ impl FlickrFs {
 
     /// The sidecar for a read: the stand-in a `stat` just gave, else as [`FlickrFs::sidecar`].
     async fn sidecar_for_read(&self, ino: u64, rowid: i64, level: i32) -> Result<SidecarView> {
-        if let Some((bytes, at)) = self.pending_lock().get(&ino) {
+        if let Some((bytes, at, _)) = self.pending_lock().get(&ino) {
             if at.elapsed() < PENDING_HOLD {
                 return Ok(SidecarView::Bytes(bytes.clone()));
             }
@@ -132,7 +138,12 @@ impl FlickrFs {
     /// kernel's attributes of them are stale for at most [`crate::config::FUSE_SHORT_TTL`];
     /// a notifier may invalidate them at once.
     pub fn pending_sidecars(&self) -> Vec<u64> {
-        self.pending_lock().keys().copied().collect()
+        let pending = self.pending_lock();
+        pending
+            .iter()
+            .filter(|(_, (_, _, p))| *p)
+            .map(|(ino, _)| *ino)
+            .collect()
     }
 }
 
@@ -142,8 +153,14 @@ enum SidecarView {
     Bytes(Arc<Vec<u8>>),
 }
 
-/// Stand-ins given lately, by inode, with when.
-type PendingSidecars = HashMap<u64, (Arc<Vec<u8>>, std::time::Instant)>;
+enum SidecarKind {
+    Pending,
+    Complete,
+}
+
+/// Sidecar bytes given lately (stand-ins, or complete ones not yet on disk), by inode, with
+/// when, and whether a stand-in.
+type PendingSidecars = HashMap<u64, (Arc<Vec<u8>>, std::time::Instant, bool)>;
 /// How long a stand-in given by a `stat` is what a read gets (longer than the kernel keeps
 /// the attributes it came with).
 const PENDING_HOLD: std::time::Duration = std::time::Duration::from_secs(5);

@@ -462,8 +462,18 @@ fn a_sidecar_whose_comments_are_not_fetched_is_served_at_once_flagged_pending() 
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["comments"], serde_json::json!([]));
     assert!(v.get("comments_pending").is_none());
+    // Served at once, written to the store behind the answer.
+    let stored = f.fs.engine.store.info_path(&q.id);
+    rt.block_on(async {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !stored.exists() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    });
+    assert_eq!(std::fs::read(&stored).unwrap(), body);
     assert_eq!(
-        std::fs::read(f.fs.engine.store.info_path(&q.id)).unwrap(),
-        body
+        f.fs.pending_sidecars().len(),
+        1,
+        "a complete one is not pending"
     );
 }
