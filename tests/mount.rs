@@ -68,7 +68,14 @@ fn mounted_tree_has_exact_sizes_bytes_and_sidecars() {
             "json size exact"
         );
     }
-    // The backing cache now holds what was read; check it like a mirror.
+    // The backing cache now holds what was read (a sidecar rendered on access is written
+    // behind the answer: a moment later); check it like a mirror.
+    let start = Instant::now();
+    while check_cache(&cache, &exp, 2, 4).infos_ok < 300
+        && start.elapsed() < Duration::from_secs(30)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     check_cache(&cache, &exp, 2, 4).assert_complete(300, true, true);
     // Reading again is served from disk.
     emu.e().reset_stats();

@@ -12,7 +12,7 @@
 //! sidecars) until the comments arrive.
 
 use super::{Engine, FetchError};
-use crate::flickr::priority::{boost, opportunistic, with_patience};
+use crate::flickr::priority::{boost, is_boostable, opportunistic, with_patience};
 use crate::lang::{Label, Locale, PhotoLocales};
 use crate::photo::Photo;
 use serde::Serialize;
@@ -65,6 +65,15 @@ impl Engine {
             return Ok(SidecarNow::Rendered(bytes));
         }
         if self.claim_within(id, level, CLAIM_WAIT).await? {
+            // Whoever held the photo before may have just made it complete.
+            let now = self.photo_row(id)?;
+            if now.info_level >= level
+                && now.info_last_update == Some(now.last_update)
+                && self.store.info_path(id).exists()
+            {
+                self.release(id);
+                return Ok(SidecarNow::Complete(Box::new(now)));
+            }
             // Only a token that is there now, and not one of the reserve a `stat` with no other
             // answer (a video's size) needs: this one can be answered pending.
             let call = opportunistic(self.api.get_photo_comments(id));
@@ -113,9 +122,11 @@ impl Engine {
         Ok(SidecarNow::Pending(render_pending(&row, self.owner())))
     }
 
-    /// Claims `id`, waiting at most `patience` for whoever works on it (the prefetcher, mostly
-    /// done in a moment). False when that was not enough, or when the sidecar became
-    /// complete meanwhile (then nothing is claimed; the caller looks again).
+    /// Claims `id`, waiting for whoever works on it: at most `patience` for the prefetcher
+    /// (which may be waiting for the rate limit: its calls are promoted meanwhile), as long
+    /// as it takes for an on-access fetch (an image download, another reader's sidecar: no
+    /// rate wait; the FUSE bound still holds). False when that was not enough, or when the
+    /// sidecar became complete meanwhile (then nothing is claimed; the caller looks again).
     async fn claim_within(
         &self,
         id: &str,
@@ -130,7 +141,8 @@ impl Engine {
             }
             let row = self.photo_row(id)?;
             let fresh = row.info_level >= level && row.info_last_update == Some(row.last_update);
-            if fresh || tokio::time::Instant::now() >= deadline {
+            let prefetcher = is_boostable(id);
+            if fresh || (prefetcher && tokio::time::Instant::now() >= deadline) {
                 return Ok(false);
             }
             // The prefetcher's calls for it go first now.
@@ -138,7 +150,7 @@ impl Engine {
             tokio::select! {
                 _ = notified => {}
                 _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
-                _ = tokio::time::sleep_until(deadline) => {}
+                _ = tokio::time::sleep_until(deadline), if prefetcher => {}
             }
         }
     }

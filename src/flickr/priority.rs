@@ -74,6 +74,12 @@ pub fn boost(key: &str) {
     }
 }
 
+/// True while work for `key` runs [`boostable`] (the prefetcher's, which may be waiting for
+/// the rate limit).
+pub fn is_boostable(key: &str) -> bool {
+    boosts().get(key).is_some_and(|w| w.strong_count() > 0)
+}
+
 /// Completes when this task's work is promoted (never, outside [`boostable`] or once it is).
 pub(super) async fn promoted() {
     let b = BOOST.try_with(|b| b.clone()).ok();
@@ -168,6 +174,7 @@ mod tests {
         ));
         tokio::task::yield_now().await;
         boost("41"); // another key: nothing
+        assert!(is_boostable("42") && !is_boostable("41"));
         boost("42");
         tx.send(()).unwrap();
         assert_eq!(work.await.unwrap(), (Priority::Sizes, Priority::Fuse));
