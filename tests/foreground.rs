@@ -252,3 +252,48 @@ fn stat_during_a_busy_prefetch_returns_within_the_bound() {
     eprintln!("{n} stats during a busy prefetch: worst {worst:?}");
     assert!(worst < Duration::from_secs(5), "a stat took {worst:?}");
 }
+
+/// Listing pages go before the prefetcher's calls (a mount lists to the end at once), and a
+/// walk of the tree before the listing is complete is told so: in the log, and by
+/// `listing_complete` in the status. 1,500 photos are three pages; every request takes 500 ms.
+/// Before issue 19 the pages waited behind the prefetcher's comments calls, for minutes.
+#[test]
+fn the_listing_comes_before_the_prefetch_and_a_walk_before_it_is_told() {
+    if !fuse_available() {
+        return;
+    }
+    let emu = Emu::start(1500, 94);
+    emu.set_faults(flickr_emulator::Faults {
+        latency_ms: 500,
+        ..Default::default()
+    });
+    let exp = emu.expected(USER);
+    let with_comments = exp.photos.iter().filter(|p| !p.comments.is_empty()).count() as u64;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let mnt = dir.path().join("mnt");
+    let mut m = Mount::start_paced(&emu, &cache, &mnt, USER, &[], DEFAULT_RATE);
+    // At once: page 1 takes half a second.
+    let early = status(&mnt);
+    assert_eq!(early["listing_complete"], false, "{early}");
+    let _ = std::fs::read_dir(&mnt).unwrap().count();
+    wait_listing_complete(&mnt);
+    let s = status(&mnt);
+    assert_eq!(s["photos_known"], 1500, "{s}");
+    // Three pages (and the planner's one look at the head, as a mirror's listing costs).
+    let pages = s["api_calls_by_method"]["flickr.people.getPhotos"]
+        .as_u64()
+        .unwrap();
+    assert!((3..=4).contains(&pages), "{s}");
+    let comments = emu.calls("flickr.photos.comments.getList");
+    assert!(
+        comments < with_comments,
+        "the listing did not wait for the prefetch: {comments} of {with_comments} comments calls made"
+    );
+    m.stop();
+    let log = m.log();
+    assert!(
+        log.contains("The listing is not complete yet"),
+        "a walk before the listing is complete is said: {log}"
+    );
+}
