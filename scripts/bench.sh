@@ -125,7 +125,7 @@ mount_stop() { kill -TERM "$MNT_PID"; wait "$MNT_PID" || broken "mount exited no
 
 echo "bench ($MODE): $N photos for calls and throughput, $READ_N for reads, $BIG for the big listing, $RSS_N for mirror RSS" >&2
 note "$MODE run, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
-note "every mirror and mount ran with $NO_PACING (no pacing: burst 60, then ~28,000 calls/s)"
+note "every mirror and mount ran with $NO_PACING (no pacing: burst 60, then ~28,000 calls/s), but for the stat-during-prefetch row (the default 3,600/hour)"
 
 # 1. API calls per photo at each info level (fresh cache each), then re-runs after growth.
 #    The budget is derived from the emulator's expected stream, not from the calls made:
@@ -500,7 +500,7 @@ row "live stream, $LIVE_N photos: +500 head, -200, +100 middle, 300 edited" \
 [ "$wrong" = 0 ] || broken "live stream: $wrong photos wrong, missing or stale"
 [ "$idle" = 1 ] || broken "live stream: an unchanged stream cost $idle calls"
 
-# 8. stat of uncached sidecars during a full prefetch at the DEFAULT rate limit (3,600
+# 9. stat of uncached sidecars during a full prefetch at the DEFAULT rate limit (3,600
 #    calls/hour, burst 60: the prefetcher's comments calls wait for tokens all along), fresh
 #    cache, info level 2, 20 ms latency: a person's stat must not queue behind the
 #    prefetcher (issue 19). Oldest photos first (the prefetcher, newest first, reaches them
