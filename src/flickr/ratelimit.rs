@@ -230,7 +230,9 @@ impl RateLimiter {
                     return Err(wait);
                 }
             }
-            if waited + wait >= crate::config::RATE_WAIT_NOTICE {
+            // Said by the head only: the others' wait is an estimate, and their turn may come
+            // from the burst.
+            if ahead == 0 && waited + wait >= crate::config::RATE_WAIT_NOTICE {
                 let until = crate::engine::now_secs() + wait.as_secs() as i64 + 1;
                 self.waiting_until
                     .store(until, std::sync::atomic::Ordering::Relaxed);

@@ -50,7 +50,7 @@ pub struct FlickrFs {
     /// Search directories by query id (index + 1 is the id, so 0 is never one).
     searches: Mutex<Vec<SearchDir>>,
     views: views::ViewState,
-    /// Sidecar stand-ins given lately (see [`FlickrFs::sidecar`]).
+    /// Sidecar bytes given lately (see [`FlickrFs::sidecar`]).
     pending: Mutex<PendingSidecars>,
 }
 
@@ -97,17 +97,13 @@ impl FlickrFs {
             .sidecar_now(&row.id, level)
             .await
             .map_err(|e| Error::fetch(format!("info of photo {}", row.hash()), e))?;
-        let now = match &got {
-            SidecarNow::Pending(_) => SidecarKind::Pending,
-            _ => SidecarKind::Complete,
-        };
+        let is_pending = matches!(got, SidecarNow::Pending(_));
         match got {
             SidecarNow::Complete(row) => {
                 self.pending_lock().remove(&ino);
                 Ok(SidecarView::File(row))
             }
             SidecarNow::Pending(bytes) | SidecarNow::Rendered(bytes) => {
-                let is_pending = matches!(now, SidecarKind::Pending);
                 let bytes = Arc::new(bytes);
                 let mut pending = self.pending_lock();
                 if pending.len() >= PENDING_MAX {
@@ -151,11 +147,6 @@ impl FlickrFs {
 enum SidecarView {
     File(Box<Photo>),
     Bytes(Arc<Vec<u8>>),
-}
-
-enum SidecarKind {
-    Pending,
-    Complete,
 }
 
 /// Sidecar bytes given lately (stand-ins, or complete ones not yet on disk), by inode, with
