@@ -12,9 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MODE=full
-N=3000 GROW=700 BIG=100000 HUGE=1000000 RSS_N=20000 READ_N=300 READ_KB=1024 TT_N=15 LIVE_N=20000
+N=3000 GROW=700 BIG=100000 HUGE=1000000 RSS_N=20000 READ_N=300 READ_KB=1024 TT_N=15 LIVE_N=20000 SC_N=1000 SC_K=300
 case "${1:-}" in
-  --quick) MODE=quick N=800 GROW=300 BIG=20000 HUGE=200000 RSS_N=5000 READ_N=100 LIVE_N=5000 ;;
+  --quick) MODE=quick N=800 GROW=300 BIG=20000 HUGE=200000 RSS_N=5000 READ_N=100 LIVE_N=5000 SC_N=500 SC_K=150 ;;
   "") ;;
   *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
 esac
@@ -114,7 +114,8 @@ EOF
 mount_start() { # mountpoint cache extra...
   local mnt=$1 cache=$2; shift 2
   mkdir -p "$mnt"; rm -f "$WORK/ready"
-  FLICKRFS_READY_FILE=$WORK/ready "$BIN" mount manhhai "$mnt" --cache-path "$cache" --api-url "$API" $NO_PACING "$@" \
+  # MOUNT_PACING= (set and empty): the default rate limit.
+  FLICKRFS_READY_FILE=$WORK/ready "$BIN" mount manhhai "$mnt" --cache-path "$cache" --api-url "$API" ${MOUNT_PACING-$NO_PACING} "$@" \
     >"$WORK/mount.log" 2>&1 &
   MNT_PID=$!
   for _ in $(seq 3000); do [ -f "$WORK/ready" ] && return 0; kill -0 "$MNT_PID" 2>/dev/null || break; sleep 0.1; done
@@ -124,7 +125,7 @@ mount_stop() { kill -TERM "$MNT_PID"; wait "$MNT_PID" || broken "mount exited no
 
 echo "bench ($MODE): $N photos for calls and throughput, $READ_N for reads, $BIG for the big listing, $RSS_N for mirror RSS" >&2
 note "$MODE run, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
-note "every mirror and mount ran with $NO_PACING (no pacing: burst 60, then ~28,000 calls/s)"
+note "every mirror and mount ran with $NO_PACING (no pacing: burst 60, then ~28,000 calls/s), but for the stat-during-prefetch row (the default 3,600/hour)"
 
 # 1. API calls per photo at each info level (fresh cache each), then re-runs after growth.
 #    The budget is derived from the emulator's expected stream, not from the calls made:
@@ -538,6 +539,50 @@ row "live stream, $LIVE_N photos: +500 head, -200, +100 middle, 300 edited" \
 [ "$calls" -le "$budget" ] || broken "live stream: $calls calls > budget $budget"
 [ "$wrong" = 0 ] || broken "live stream: $wrong photos wrong, missing or stale"
 [ "$idle" = 1 ] || broken "live stream: an unchanged stream cost $idle calls"
+
+# 9. stat of uncached sidecars during a full prefetch at the DEFAULT rate limit (3,600
+#    calls/hour, burst 60: the prefetcher's comments calls wait for tokens all along), fresh
+#    cache, info level 2, 20 ms latency: a person's stat must not queue behind the
+#    prefetcher (issue 19). Oldest photos first (the prefetcher, newest first, reaches them
+#    last). Next to it, the same stats on an --info-level 1 mount (sidecars rendered from the
+#    index, no call): the cost of level 2 for a person. Bound: --fuse-wait, 5 s.
+emu_start "$SC_N" 24 20
+expected
+sc_stats() { # mountpoint -> "p50_ms p99_ms max_ms pending sync"
+  python3 - "$WORK/exp.json" "$1" "$SC_K" <<'EOF'
+import hashlib, json, os, sys, time
+photos = json.load(open(sys.argv[1]))["photos"][::-1][: int(sys.argv[3])]
+mnt = sys.argv[2]
+status = lambda: json.load(open(os.path.join(mnt, ".flickrfs", "status")))
+t0 = time.monotonic()
+while not status()["listing_complete"] and time.monotonic() - t0 < 60:
+    time.sleep(0.02)
+lat, pending = [], 0
+for p in photos:
+    h = hashlib.md5(p["id"].encode()).hexdigest()
+    path = os.path.join(mnt, *h[:4], f"{h}.json")
+    t = time.monotonic()
+    os.stat(path)
+    lat.append(time.monotonic() - t)
+    pending += b'"comments_pending": true' in open(path, "rb").read()
+lat.sort()
+q = lambda f: lat[min(len(lat) - 1, int(f * len(lat)))] * 1000
+print(f"{q(0.5):.2f} {q(0.99):.2f} {lat[-1] * 1000:.2f} {pending} {status()['sync']}")
+EOF
+}
+MOUNT_PACING= mount_start "$WORK/mnt_sc1" "$WORK/sc1" --info-level 1
+read -r l1_p50 l1_p99 _ _ _ < <(sc_stats "$WORK/mnt_sc1")
+mount_stop
+MOUNT_PACING= mount_start "$WORK/mnt_sc2" "$WORK/sc2"
+read -r sc_p50 sc_p99 sc_max sc_pending sc_sync < <(sc_stats "$WORK/mnt_sc2")
+mount_stop
+sc_ok=BROKEN
+if [ "$(calc "\"%d\", $sc_max < 5000")" = 1 ] && [ "$sc_sync" = syncing ]; then sc_ok=ok; fi
+row "stat of uncached sidecars during a full prefetch (default rate limit, level 2; $SC_K of $SC_N photos)" \
+  "p50 $sc_p50 ms, p99 $sc_p99 ms, max $sc_max ms ($sc_pending served comments_pending; prefetch $sc_sync)" \
+  "--info-level 1 mount: p50 $l1_p50 ms, p99 $l1_p99 ms" \
+  "$sc_ok (bound 5 s, --fuse-wait; p99 $(calc "\"%.1f\", $sc_p99/($l1_p99 > 0 ? $l1_p99 : 1)") x level 1)"
+[ "$sc_ok" = ok ] || broken "stat of a sidecar during a prefetch took $sc_max ms (bound 5000 ms), or the prefetch was over ($sc_sync)"
 
 note "load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 print_table

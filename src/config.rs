@@ -63,6 +63,11 @@ pub const DEFAULT_REFRESH: &str = "10m";
 pub const FUSE_SHORT_TTL: Duration = Duration::from_secs(1);
 /// FUSE: attribute and entry TTL of what cannot (directories, images of exact size).
 pub const FUSE_LONG_TTL: Duration = Duration::from_secs(300);
+/// FUSE: the longest a request a person waits for is held (waiting for the API rate limit,
+/// a HEAD, an image's first bytes): past it the request is answered from what is known or
+/// with `EIO`, never held for minutes. `mount --fuse-wait` changes it.
+pub const FUSE_WAIT: Duration = Duration::from_secs(5);
+pub const DEFAULT_FUSE_WAIT: &str = "5s";
 /// FUSE: threads reading requests from the kernel.
 pub const FUSE_THREADS: usize = 4;
 /// Read-only index connections (opened on demand), one per FUSE thread.

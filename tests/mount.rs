@@ -68,7 +68,14 @@ fn mounted_tree_has_exact_sizes_bytes_and_sidecars() {
             "json size exact"
         );
     }
-    // The backing cache now holds what was read; check it like a mirror.
+    // The backing cache now holds what was read (a sidecar rendered on access is written
+    // behind the answer: a moment later); check it like a mirror.
+    let start = Instant::now();
+    while check_cache(&cache, &exp, 2, 4).infos_ok < 300
+        && start.elapsed() < Duration::from_secs(30)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     check_cache(&cache, &exp, 2, 4).assert_complete(300, true, true);
     // Reading again is served from disk.
     emu.e().reset_stats();
@@ -496,7 +503,7 @@ fn with_flickr_down_uncached_files_fail_at_once_and_the_mount_recovers() {
     emu.rt.block_on(e.shutdown());
     // A walk that needs every uncached image's size (a HEAD each, retried for half a minute
     // each without the breaker: hours for 295 files) ends in seconds, with errors for those
-    // files. About 1.5 s here; the bound is loose so that a loaded machine cannot fail it.
+    // files. About 1.5 s here; 10 s is the promise of issue 19.
     let start = Instant::now();
     let du = std::process::Command::new("du")
         .arg("-ab")
@@ -508,7 +515,7 @@ fn with_flickr_down_uncached_files_fail_at_once_and_the_mount_recovers() {
         "du of {} photos with Flickr down: {took:?}",
         exp.photos.len()
     );
-    assert!(took < Duration::from_secs(30), "du took {took:?}");
+    assert!(took < Duration::from_secs(10), "du took {took:?}");
     assert!(!du.status.success(), "uncached files fail");
     // Cached files still read, byte for byte.
     for p in cached {
@@ -585,8 +592,12 @@ fn a_sidecar_read_while_the_prefetcher_runs_costs_one_comments_call() {
                 for p in exp.photos.iter().skip(t).step_by(2).take(80) {
                     let bytes = std::fs::read(photo_path(mnt, "", &p.id, "json", 4)).unwrap();
                     let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-                    let n = v["comments"].as_array().map_or(0, |c| c.len());
-                    assert_eq!(n, p.comments.len(), "{}", p.id);
+                    // Complete, or (the prefetcher held the photo over a second on a loaded
+                    // machine) the stand-in flagged pending, never a wrong list.
+                    if v["comments_pending"] != true {
+                        let n = v["comments"].as_array().map_or(0, |c| c.len());
+                        assert_eq!(n, p.comments.len(), "{}", p.id);
+                    }
                 }
             });
         }

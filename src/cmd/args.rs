@@ -143,6 +143,11 @@ pub struct MountArgs {
     /// List the whole photostream before mounting.
     #[arg(long)]
     pub wait_index: bool,
+    /// The longest a file request waits for Flickr (the API rate limit, a download's first
+    /// bytes): past it, it fails with EIO (logged, and counted in the status) instead of
+    /// hanging the program that asked. E.g. 5s, 30s.
+    #[arg(long, value_name = "INTERVAL", default_value = config::DEFAULT_FUSE_WAIT, value_parser = parse_interval)]
+    pub fuse_wait: Duration,
     /// Let other users see the mount (needs user_allow_other in /etc/fuse.conf unless root).
     #[arg(long)]
     pub allow_other: bool,

@@ -99,6 +99,7 @@ pub fn main(args: DemoArgs) -> i32 {
         refresh: Duration::from_secs(30),
         no_xattr: false,
         wait_index: false,
+        fuse_wait: config::FUSE_WAIT,
         allow_other: false,
         daemon: false,
         fuse_threads: config::FUSE_THREADS as u64,

@@ -50,7 +50,9 @@ fn run(args: MountArgs) -> Result<(), String> {
             false,
         ))
         .map_err(|e| e.to_string())?;
-    let opts = args.common.sync_options();
+    let mut opts = args.common.sync_options();
+    // The tree whole as soon as the rate allows: listing pages go before prefetch work.
+    opts.pace_listing = false;
     let engine = Engine::new(api, user, store, index, opts).map_err(|e| e.to_string())?;
     if args.wait_index {
         tracing::info!("Listing the whole photostream before mounting (--wait-index)...");
@@ -69,7 +71,8 @@ fn run(args: MountArgs) -> Result<(), String> {
             albums_max_age: args.refresh,
         },
     ));
-    let adapter = FuseAdapter::new(fs, rt.handle().clone(), !args.no_xattr);
+    let adapter = FuseAdapter::new(fs, rt.handle().clone(), !args.no_xattr)
+        .with_wait(args.fuse_wait.max(Duration::from_millis(100)));
     let mut config = fuser::Config::default();
     config.mount_options = vec![
         fuser::MountOption::RO,

@@ -3,6 +3,7 @@
 
 use super::download::{self, DownloadError};
 use super::{Engine, FetchError};
+use crate::flickr::priority::{boostable, with_priority, Priority};
 use crate::photo::{best_size, image_ext, Photo};
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -41,11 +42,18 @@ impl Engine {
     /// Processes one pending photo; never fails: errors are recorded against the photo, except
     /// a full disk, which halts the run and leaves the photo pending for the next one.
     pub(crate) async fn process(self: &Arc<Self>, photo: Photo) {
+        // A person who comes to wait for this photo promotes its calls (see `priority`).
+        let id = photo.id.clone();
+        boostable(&id, self.process_photo(photo)).await
+    }
+
+    async fn process_photo(self: &Arc<Self>, photo: Photo) {
         let hash = crate::photo::hash(&photo.id);
         let mut error: Option<FetchError> = None;
         let mut row = photo;
         if self.opts.want_image && !row.image_cached {
-            match self.cache_image(&row).await {
+            // A `getSizes` here is the prefetcher's: after everything else.
+            match with_priority(Priority::Sizes, self.cache_image(&row)).await {
                 Ok(updated) => row = updated,
                 Err(e) => error = Some(e),
             }
@@ -53,7 +61,8 @@ impl Engine {
         if let Some(level) = self.opts.info_level {
             let stale = row.info_level < level || row.info_last_update != Some(row.last_update);
             if stale {
-                if let Err(e) = self.cache_info(&row, level).await {
+                let info = with_priority(Priority::Comments, self.cache_info(&row, level));
+                if let Err(e) = info.await {
                     error.get_or_insert(e);
                 }
             }
@@ -282,7 +291,9 @@ impl Engine {
                 self.changed.notify_waiters();
                 return r;
             }
-            // Someone else is fetching it: wait for them.
+            // Someone else is fetching it (the prefetcher): wait for them, their calls now
+            // at this reader's priority.
+            crate::flickr::priority::boost(id);
             let notified = self.changed.notified();
             tokio::select! {
                 _ = notified => {}

@@ -66,6 +66,9 @@ pub struct SyncOptions {
     pub rescan: bool,
     /// Sweep the whole stream when the last sweep is older than this.
     pub rescan_after: std::time::Duration,
+    /// The lister stays at most a page or two ahead of the workers (a mirror). A mount lists
+    /// to the end at once, so that its tree is whole before the prefetcher is done.
+    pub pace_listing: bool,
 }
 
 impl Default for SyncOptions {
@@ -82,6 +85,7 @@ impl Default for SyncOptions {
             recheck_after: crate::config::RECHECK_AFTER,
             rescan: false,
             rescan_after: crate::config::RESCAN_AFTER,
+            pace_listing: true,
         }
     }
 }

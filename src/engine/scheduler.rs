@@ -3,6 +3,7 @@
 //! at once, and the foreground guard through which on-access fetches pause the prefetcher.
 
 use super::{now_secs, Engine, Order, RunReport, SyncError};
+use crate::flickr::priority::{with_priority, Priority};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -104,8 +105,9 @@ impl Engine {
                         if stop.load(Ordering::Relaxed) {
                             return Ok(());
                         }
-                        // Stay at most a page or two ahead of the workers.
-                        while !stop.load(Ordering::Relaxed)
+                        // Stay at most a page or two ahead of the workers (a mirror).
+                        while me.opts.pace_listing
+                            && !stop.load(Ordering::Relaxed)
                             && me.queued_ahead()? > 2 * me.opts.per_page as u64
                         {
                             let notified = me.changed.notified();
@@ -114,7 +116,8 @@ impl Engine {
                                 _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
                             }
                         }
-                        if !me.list_next_page().await? {
+                        // Listing pages before the prefetcher's comments and sizes.
+                        if !with_priority(Priority::Listing, me.list_next_page()).await? {
                             return Ok(());
                         }
                     }

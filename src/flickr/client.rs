@@ -1,7 +1,7 @@
 //! `FlickrApi`: the async REST client. Builds requests (the API key travels only in the
 //! query string and never reaches a log or an error), retries transient failures with
 //! exponential backoff and full jitter, honours `Retry-After` on HTTP 429, spends a token of
-//! the rate limiter per attempt, and counts calls per method.
+//! the rate limiter per attempt (at the task's [`super::priority`]), and counts calls per method.
 
 use super::error::FlickrError;
 use super::ratelimit::RateLimiter;
@@ -368,7 +368,9 @@ impl FlickrApi {
         loop {
             // Fails at once, before spending a call, when a person waits and Flickr is down.
             breaker.check().map_err(FlickrError::Transport)?;
-            self.inner.limiter.acquire().await;
+            if let Err(wait) = self.inner.limiter.acquire().await {
+                return Err(FlickrError::RateLimited { wait });
+            }
             self.count(method);
             tracing::debug!(
                 "Flickr call {method} {}",

@@ -15,6 +15,9 @@ pub enum FlickrError {
     InvalidResponse(String),
     /// A setting that can never work (an API URL that is not http or https): said as is.
     Config(String),
+    /// The call would have waited longer for the rate limit than its caller may (a person's
+    /// request under the mount's `--fuse-wait`): nothing was sent.
+    RateLimited { wait: std::time::Duration },
 }
 
 impl FlickrError {
@@ -44,6 +47,11 @@ impl std::fmt::Display for FlickrError {
             FlickrError::Transport(m) => write!(f, "cannot reach Flickr: {m}"),
             FlickrError::InvalidResponse(m) => write!(f, "unexpected answer from Flickr: {m}"),
             FlickrError::Config(m) => f.write_str(m),
+            FlickrError::RateLimited { wait } => write!(
+                f,
+                "the API rate limit allows the next call in {}s; not waiting that long (try again later)",
+                wait.as_secs().max(1)
+            ),
         }
     }
 }

@@ -1,10 +1,12 @@
-//! The Flickr REST client: typed calls, lenient parsing, retries, rate limit and call counters.
+//! The Flickr REST client: typed calls, lenient parsing, retries, rate limit (a priority
+//! queue in front of a token bucket) and call counters.
 
 pub mod breaker;
 pub mod budget;
 mod client;
 mod error;
 mod html;
+pub mod priority;
 mod ratelimit;
 mod types;
 

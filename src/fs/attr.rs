@@ -154,12 +154,17 @@ impl FlickrFs {
             }
             Node::Info(r) => {
                 let level = self.opts.info_level.ok_or_else(Error::not_found)?;
-                let row = self.ensure_sidecar(r, level).await?;
-                let path = self.engine.store.info_path(&row.id);
-                let size = std::fs::metadata(&path)
-                    .map_err(|e| Error::io(format!("cannot stat {}", path.display()), e))?
-                    .len();
-                Ok(self.file_attr(ino, size, row.date_upload, false))
+                let (size, mtime) = match self.sidecar(ino, r, level).await? {
+                    super::SidecarView::File(row) => {
+                        let path = self.engine.store.info_path(&row.id);
+                        let size = std::fs::metadata(&path)
+                            .map_err(|e| Error::io(format!("cannot stat {}", path.display()), e))?
+                            .len();
+                        (size, row.date_upload)
+                    }
+                    super::SidecarView::Bytes(b) => (b.len() as u64, self.row(r)?.date_upload),
+                };
+                Ok(self.file_attr(ino, size, mtime, false))
             }
             // Answered by attr_now.
             Node::Root

@@ -179,6 +179,7 @@ impl FlickrFs {
         };
         let mut out = Vec::new();
         if ino == ROOT_INO {
+            self.note_walk_before_listing();
             out.push(DirEntry {
                 ino: META_INO,
                 kind: Kind::Dir,

@@ -66,6 +66,20 @@ impl Error {
         err
     }
 
+    /// A request a person waits for that took longer than the mount's bound (`--fuse-wait`):
+    /// answered `EIO` rather than held (a fetch under way goes on in the background).
+    pub fn timed_out(what: &str, bound: std::time::Duration) -> Error {
+        Error {
+            errno: libc::EIO,
+            message: format!(
+                "{what}: no answer within {}s (Flickr slow or the API rate limit spent); what was asked goes on in the background, try again later (mount --fuse-wait sets this bound)",
+                bound.as_secs_f64()
+            ),
+            level: Level::WARN,
+            source: None,
+        }
+    }
+
     /// The same error with another errno (`ENOSPC` for a full disk, say).
     pub fn with_errno(mut self, errno: i32) -> Error {
         self.errno = errno;

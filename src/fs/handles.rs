@@ -98,6 +98,41 @@ impl FlickrFs {
         };
         let (file, following) = match file {
             Some(f) => (f, following),
+            None if matches!(node_of(ino), Some(Node::Info(_))) => {
+                let Some(Node::Info(r)) = node_of(ino) else {
+                    return Err(Error::answer(libc::EBADF));
+                };
+                let level = self.opts.info_level.ok_or_else(Error::not_found)?;
+                let f = match self.sidecar_for_read(ino, r, level).await? {
+                    super::SidecarView::File(row) => {
+                        Arc::new(open(&self.engine.store.info_path(&row.id))?)
+                    }
+                    super::SidecarView::Bytes(b) => {
+                        // The stand-in: this handle serves it to the end.
+                        let start = (offset as usize).min(b.len());
+                        let end = (start + size as usize).min(b.len());
+                        let out = b[start..end].to_vec();
+                        if let Some(h) = self
+                            .handles
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get_mut(&fh)
+                        {
+                            *h = Handle::Bytes(b);
+                        }
+                        return Ok(out);
+                    }
+                };
+                if let Some(Handle::Backing { file, .. }) = self
+                    .handles
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_mut(&fh)
+                {
+                    *file = Some(f.clone());
+                }
+                (f, None)
+            }
             None => {
                 let (f, following) = self.open_backing(ino).await?;
                 let f = Arc::new(f);
@@ -196,11 +231,8 @@ impl FlickrFs {
                     }
                 }
             }
-            Node::Info(r) => {
-                let level = self.opts.info_level.ok_or_else(Error::not_found)?;
-                let row = self.ensure_sidecar(r, level).await?;
-                Ok((open(&self.engine.store.info_path(&row.id))?, None))
-            }
+            // Sidecars are opened by `read` itself (a stand-in has no file).
+            Node::Info(_) => Err(Error::answer(libc::EBADF)),
             _ => Err(Error::answer(libc::EBADF)),
         }
     }

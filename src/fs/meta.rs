@@ -84,9 +84,47 @@ impl FlickrFs {
         Ok(format!("../../../{path}"))
     }
 
+    /// True when the tree holds every photo of the stream as last listed: this pass's listing
+    /// is done, or an earlier one was (a refresh only adds what is new).
+    pub(super) fn listing_complete(&self) -> bool {
+        self.engine.listing_state().1
+            || self
+                .engine
+                .index
+                .meta("listing_complete_at")
+                .ok()
+                .flatten()
+                .is_some()
+    }
+
+    /// Says in the log (at most every half minute) that a walk of the tree sees only part of
+    /// the stream, while the listing is not complete: the status document says it too.
+    pub(super) fn note_walk_before_listing(&self) {
+        if self.listing_complete() {
+            return;
+        }
+        static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|t| t.elapsed() < config::RATE_WAIT_NOTICE_EVERY) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+        drop(last);
+        let known = {
+            let c = self.counts();
+            c.photos_indexed - c.deleted
+        };
+        let total = self.engine.listing_state().0;
+        tracing::info!(
+            "The listing is not complete yet ({known} of {} photos known): a walk of the tree now sees only those; .flickrfs/status says \"listing_complete\": true once it is",
+            total.map(|t| t.to_string()).unwrap_or_else(|| "?".into())
+        );
+    }
+
     /// The `.flickrfs/status` document.
     pub fn status_bytes(&self) -> Vec<u8> {
-        let (total, complete) = self.engine.listing_state();
+        let total = self.engine.listing_state().0;
+        let complete = self.listing_complete();
         let counts = self.counts();
         let stats = &self.engine.stats;
         let doc = serde_json::json!({

@@ -26,6 +26,7 @@ pub use counts::FsStats;
 pub use error::{Error, Result};
 pub use inode::{META_NAME, README_NAME, ROOT_INO, SEARCH_NAME, STATUS_NAME};
 
+use crate::engine::sidecar::SidecarNow;
 use crate::engine::Engine;
 use crate::photo::Photo;
 use handles::Handle;
@@ -54,6 +55,8 @@ pub struct FlickrFs {
     views: views::ViewState,
     /// Index counts for `statfs` and the status file (see `counts`).
     counts: counts::CountsCache,
+    /// Sidecar bytes given lately (see [`FlickrFs::sidecar`]).
+    pending: Mutex<PendingSidecars>,
 }
 
 impl FlickrFs {
@@ -68,6 +71,7 @@ impl FlickrFs {
             searches: Mutex::new(searches::Searches::default()),
             views: views::ViewState::default(),
             counts: counts::CountsCache::new(crate::config::COUNTS_MAX_AGE),
+            pending: Mutex::new(HashMap::new()),
         }
     }
 
@@ -87,20 +91,78 @@ impl FlickrFs {
             .ok_or_else(Error::not_found)
     }
 
-    /// Makes sure the sidecar of photo `rowid` is on disk at `level` (rendering it into the
-    /// backing cache, fetching comments when the level wants them).
-    async fn ensure_sidecar(&self, rowid: i64, level: i32) -> Result<Photo> {
+    /// The sidecar of photo `rowid` (inode `ino`) as the mount shows it now, never waiting on
+    /// the API rate: the complete file, or complete bytes rendered now (when it needs no call
+    /// or its comments call can go at once; written to the backing cache behind the answer),
+    /// else the level-1 stand-in flagged `comments_pending` (see `engine::sidecar`). Bytes are
+    /// remembered a moment so that a read after a `stat` gets those whose size it gave.
+    async fn sidecar(&self, ino: u64, rowid: i64, level: i32) -> Result<SidecarView> {
         let row = self.row(rowid)?;
-        let fresh = row.info_level >= level && row.info_last_update == Some(row.last_update);
-        if fresh && self.engine.store.info_path(&row.id).exists() {
-            return Ok(row);
-        }
-        self.engine
-            .fetch_info_now(&row.id, level)
+        let got = self
+            .engine
+            .sidecar_now(&row.id, level)
             .await
-            .map_err(|e| Error::fetch(format!("info of photo {}", row.hash()), e))
+            .map_err(|e| Error::fetch(format!("info of photo {}", row.hash()), e))?;
+        let is_pending = matches!(got, SidecarNow::Pending(_));
+        match got {
+            SidecarNow::Complete(row) => {
+                self.pending_lock().remove(&ino);
+                Ok(SidecarView::File(row))
+            }
+            SidecarNow::Pending(bytes) | SidecarNow::Rendered(bytes) => {
+                let bytes = Arc::new(bytes);
+                let mut pending = self.pending_lock();
+                if pending.len() >= PENDING_MAX {
+                    pending.retain(|_, (_, at, _)| at.elapsed() < PENDING_HOLD);
+                }
+                let at = std::time::Instant::now();
+                pending.insert(ino, (bytes.clone(), at, is_pending));
+                Ok(SidecarView::Bytes(bytes))
+            }
+        }
+    }
+
+    /// The sidecar for a read: the stand-in a `stat` just gave, else as [`FlickrFs::sidecar`].
+    async fn sidecar_for_read(&self, ino: u64, rowid: i64, level: i32) -> Result<SidecarView> {
+        if let Some((bytes, at, _)) = self.pending_lock().get(&ino) {
+            if at.elapsed() < PENDING_HOLD {
+                return Ok(SidecarView::Bytes(bytes.clone()));
+            }
+        }
+        self.sidecar(ino, rowid, level).await
+    }
+
+    fn pending_lock(&self) -> std::sync::MutexGuard<'_, PendingSidecars> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sidecars shown as pending stand-ins lately (inodes): when their comments arrive, the
+    /// kernel's attributes of them are stale for at most [`crate::config::FUSE_SHORT_TTL`];
+    /// a notifier may invalidate them at once.
+    pub fn pending_sidecars(&self) -> Vec<u64> {
+        let pending = self.pending_lock();
+        pending
+            .iter()
+            .filter(|(_, (_, _, p))| *p)
+            .map(|(ino, _)| *ino)
+            .collect()
     }
 }
+
+/// A sidecar as the mount shows it now.
+enum SidecarView {
+    File(Box<Photo>),
+    Bytes(Arc<Vec<u8>>),
+}
+
+/// Sidecar bytes given lately (stand-ins, or complete ones not yet on disk), by inode, with
+/// when, and whether a stand-in.
+type PendingSidecars = HashMap<u64, (Arc<Vec<u8>>, std::time::Instant, bool)>;
+/// How long a stand-in given by a `stat` is what a read gets (longer than the kernel keeps
+/// the attributes it came with).
+const PENDING_HOLD: std::time::Duration = std::time::Duration::from_secs(5);
+/// Stand-ins remembered at once before old ones are let go.
+const PENDING_MAX: usize = 4096;
 
 #[cfg(test)]
 mod tests;

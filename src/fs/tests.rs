@@ -115,6 +115,8 @@ fn offline_engine(store: Store, index: Index, opts: SyncOptions) -> Arc<Engine> 
         "s",
         ClientOptions {
             api_url: "http://127.0.0.1:9/services/rest/".into(),
+            // A call that slips through fails at once, not after a minute of retries.
+            max_retries: 0,
             ..ClientOptions::default()
         },
     )
@@ -413,4 +415,65 @@ fn a_big_index_answers_stat_without_a_scan() {
     let h = photo::hash(&id);
     let missing = format!("{}/{}{}.jpg", &path[..7], &h[..4], "0".repeat(28));
     assert_eq!(walk(&fs, &rt, &missing).unwrap_err().errno(), libc::ENOENT);
+}
+
+#[test]
+fn a_sidecar_whose_comments_are_not_fetched_is_served_at_once_flagged_pending() {
+    let f = fixture(2, 2, Some(2));
+    let rt = rt();
+    // Photo 0 has comments on Flickr, not fetched yet, and Flickr does not answer; photo 1
+    // has none (its level-2 sidecar needs no call).
+    let mut p = f.photos[0].0.clone();
+    p.count_comments = 3;
+    f.fs.engine.index.upsert_listed(&[&p], 1).unwrap();
+    let path = photo::hashed_path(&p.hash(), 2, "json");
+    for _ in 0..2 {
+        let json = walk(&f.fs, &rt, &path).unwrap();
+        assert!(!json.stable);
+        let (fh, _) = f.fs.open(json.ino, false).unwrap();
+        let body = rt.block_on(f.fs.read(fh, 0, 1 << 20)).unwrap();
+        // Read in two pieces too: the same stand-in, not a file.
+        let piece = rt.block_on(f.fs.read(fh, 5, 10)).unwrap();
+        assert_eq!(piece, body[5..15]);
+        f.fs.release(fh);
+        assert_eq!(body.len() as u64, json.size, "stat and read agree");
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["title"]["content"], p.title);
+        assert_eq!(v["description"]["content"], "Chợ Bến Thành");
+        assert!(v.get("comments").is_none(), "no comments claimed: {v}");
+        assert_eq!(v["comments_pending"], true);
+        let text = String::from_utf8(body.clone()).unwrap();
+        assert!(
+            text.ends_with("  \"comments_pending\": true\n}\n"),
+            "after the format's keys: {text}"
+        );
+    }
+    assert!(
+        !f.fs.engine.store.info_path(&p.id).exists(),
+        "the store holds complete sidecars only"
+    );
+    assert_eq!(f.fs.pending_sidecars().len(), 1);
+    // No comments on Flickr: complete at once, written to the store.
+    let q = &f.photos[1].0;
+    let json = walk(&f.fs, &rt, &photo::hashed_path(&q.hash(), 2, "json")).unwrap();
+    let (fh, _) = f.fs.open(json.ino, false).unwrap();
+    let body = rt.block_on(f.fs.read(fh, 0, 1 << 20)).unwrap();
+    assert_eq!(body.len() as u64, json.size);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["comments"], serde_json::json!([]));
+    assert!(v.get("comments_pending").is_none());
+    // Served at once, written to the store behind the answer.
+    let stored = f.fs.engine.store.info_path(&q.id);
+    rt.block_on(async {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !stored.exists() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    });
+    assert_eq!(std::fs::read(&stored).unwrap(), body);
+    assert_eq!(
+        f.fs.pending_sidecars().len(),
+        1,
+        "a complete one is not pending"
+    );
 }

@@ -5,8 +5,11 @@
 //! `init`, open flags, kernel passthrough (`passthrough`), listings served by offset (`dirs`),
 //! the attributes the kernel already holds, repeated in READDIRPLUS, and the xattr size
 //! protocol (a size-0 probe gets the length, a short buffer ERANGE; `--no-xattr` answers
-//! ENOSYS so that the kernel stops asking). Work spawned for a kernel request runs as
-//! `foreground` (a person waits): it fails at once while Flickr is down.
+//! ENOSYS so that the kernel stops asking). Work spawned for a kernel request runs
+//! [`bounded`]: as `foreground` (a person waits: first in the API queue, failing at once while
+//! Flickr is down) and for at most the mount's `--fuse-wait`, after which it is answered EIO
+//! (logged, counted in the status). fuser 0.18 answers FUSE_INTERRUPT itself with ENOSYS (the
+//! kernel then sends no more), so an interrupted request ends by that bound, not at once.
 
 mod dirs;
 mod passthrough;
@@ -14,6 +17,7 @@ mod reply;
 
 use crate::config;
 use crate::flickr::breaker::foreground;
+use crate::flickr::priority::with_patience;
 use crate::fs::{Attr, DirEntry, FlickrFs, Kind, ROOT_INO};
 use fuser::{
     CopyFileRangeFlags, Errno, FileAttr, FileHandle, Filesystem, FopenFlags, Generation, INodeNo,
@@ -40,6 +44,23 @@ pub struct FuseAdapter {
     given: Arc<Mutex<HashMap<u64, Attr>>>,
     /// Answer xattr calls (else ENOSYS, and the kernel stops asking: `--no-xattr`).
     xattr: bool,
+    /// The longest a request is held (`--fuse-wait`).
+    wait: Duration,
+}
+
+/// Runs the work of a kernel request as a person's: first in the API queue, failing at once
+/// while Flickr is down, waiting at most `wait` for the rate limit, and given `wait` in all,
+/// past which it is answered with [`crate::fs::Error::timed_out`].
+async fn bounded<T>(
+    wait: Duration,
+    what: impl FnOnce() -> String,
+    work: impl std::future::Future<Output = crate::fs::Result<T>>,
+) -> crate::fs::Result<T> {
+    let work = with_patience(wait, tokio::time::timeout(wait, work));
+    match foreground(work).await {
+        Ok(r) => r,
+        Err(_) => Err(crate::fs::Error::timed_out(&what(), wait)),
+    }
 }
 
 impl FuseAdapter {
@@ -55,7 +76,14 @@ impl FuseAdapter {
             passthrough: passthrough::Passthrough::default(),
             given: Arc::new(Mutex::new(HashMap::new())),
             xattr,
+            wait: config::FUSE_WAIT,
         }
+    }
+
+    /// The longest a request is held (`--fuse-wait`).
+    pub fn with_wait(mut self, wait: Duration) -> FuseAdapter {
+        self.wait = wait;
+        self
     }
 
     /// What READDIRPLUS says of an entry. One whose attributes would cost a trip (a HEAD, a
@@ -144,15 +172,17 @@ impl Filesystem for FuseAdapter {
             };
         }
         let (fs, uid, gid, given) = (self.fs.clone(), self.uid, self.gid, self.given.clone());
-        self.rt.spawn(foreground(async move {
-            match fs.lookup(parent.0, &name).await {
+        let wait = self.wait;
+        self.rt.spawn(async move {
+            let what = || format!("lookup of {name}");
+            match bounded(wait, what, fs.lookup(parent.0, &name)).await {
                 Ok(a) => {
                     remember(&given, &a);
                     reply.entry(&ttl(&a), &file_attr(&a, uid, gid), Generation(0))
                 }
                 Err(e) => reply.error(errno(&fs, e)),
             }
-        }));
+        });
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
@@ -163,15 +193,17 @@ impl Filesystem for FuseAdapter {
             };
         }
         let (fs, uid, gid, given) = (self.fs.clone(), self.uid, self.gid, self.given.clone());
-        self.rt.spawn(foreground(async move {
-            match fs.getattr(ino.0).await {
+        let wait = self.wait;
+        self.rt.spawn(async move {
+            let what = || format!("stat of inode {}", ino.0);
+            match bounded(wait, what, fs.getattr(ino.0)).await {
                 Ok(a) => {
                     remember(&given, &a);
                     reply.attr(&ttl(&a), &file_attr(&a, uid, gid))
                 }
                 Err(e) => reply.error(errno(&fs, e)),
             }
-        }));
+        });
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
@@ -183,15 +215,16 @@ impl Filesystem for FuseAdapter {
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         if self.fs.readdir_needs_network(ino.0) {
-            let (fs, dirs) = (self.fs.clone(), self.dirs.clone());
-            self.rt.spawn(foreground(async move {
-                match fs.readdir_async(ino.0).await {
+            let (fs, dirs, wait) = (self.fs.clone(), self.dirs.clone(), self.wait);
+            self.rt.spawn(async move {
+                let what = || format!("listing of inode {}", ino.0);
+                match bounded(wait, what, fs.readdir_async(ino.0)).await {
                     Ok(entries) => {
                         reply.opened(FileHandle(dirs.insert(entries)), FopenFlags::empty())
                     }
                     Err(e) => reply.error(errno(&fs, e)),
                 }
-            }));
+            });
             return;
         }
         match self.fs.readdir(ino.0) {
@@ -280,7 +313,7 @@ impl Filesystem for FuseAdapter {
     fn read(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         size: u32,
@@ -288,13 +321,14 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        let fs = self.fs.clone();
-        self.rt.spawn(foreground(async move {
-            match fs.read(fh.0, offset, size).await {
+        let (fs, wait) = (self.fs.clone(), self.wait);
+        self.rt.spawn(async move {
+            let what = || format!("read of inode {}", ino.0);
+            match bounded(wait, what, fs.read(fh.0, offset, size)).await {
                 Ok(data) => reply.data(&data),
                 Err(e) => reply.error(errno(&fs, e)),
             }
-        }));
+        });
     }
 
     fn release(

@@ -399,6 +399,18 @@ pub struct Mount {
 
 impl Mount {
     pub fn start(emu: &Emu, cache: &Path, mnt: &Path, user: &str, extra: &[&str]) -> Mount {
+        Mount::start_paced(emu, cache, mnt, user, extra, NO_PACING)
+    }
+
+    /// [`Mount::start`] with `pacing` for [`NO_PACING`] (`&[]`: the default rate limit).
+    pub fn start_paced(
+        emu: &Emu,
+        cache: &Path,
+        mnt: &Path,
+        user: &str,
+        extra: &[&str],
+        pacing: &[&str],
+    ) -> Mount {
         // A stale mountpoint (a killed mount) cannot be stat'ed, so mkdir says it exists.
         if let Err(e) = std::fs::create_dir_all(mnt) {
             assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists, "{e}");
@@ -415,7 +427,7 @@ impl Mount {
             .arg(cache)
             .arg("--api-url")
             .arg(emu.api_url())
-            .args(NO_PACING)
+            .args(pacing)
             .args(extra)
             .env("FLICKR_API_KEY", KEY)
             .env("FLICKR_API_SECRET", SECRET)

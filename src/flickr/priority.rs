@@ -1,0 +1,183 @@
+//! Who an API call is for, and how long it may wait for the rate limit. Carried by the task
+//! (tokio task-locals), so the engine's call sites say it once around their work and the
+//! client never takes an extra argument: [`with_priority`] names the work (listing pages,
+//! prefetched comments, prefetched sizes), [`crate::flickr::breaker::foreground`] makes it a
+//! person's request (the highest), and [`with_patience`] bounds the wait (a FUSE request:
+//! the mount's `--fuse-wait`). The queue that orders calls by priority is
+//! [`super::RateLimiter`]'s.
+//!
+//! Work done for a key (the prefetcher's work on one photo: [`boostable`]) is promoted to a
+//! person's priority when a person comes to wait for that key ([`boost`]): a reader of a
+//! video whose `getSizes` the prefetcher queued behind every comments call waits for one
+//! call, not for the whole queue.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+/// The order in which waiting calls get the next token: lower first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    /// A request a person waits for (a FUSE lookup, stat or read).
+    Fuse = 0,
+    /// Listing pages (and anything not named otherwise: resolving the user, albums).
+    Listing = 1,
+    /// Comments fetched by the prefetcher.
+    Comments = 2,
+    /// `getSizes` asked by the prefetcher.
+    Sizes = 3,
+}
+
+tokio::task_local! {
+    static PRIORITY: Priority;
+    static PATIENCE: Duration;
+    static BOOST: Arc<Boost>;
+}
+
+/// The promotion of the work done for one key.
+#[derive(Default)]
+pub struct Boost {
+    on: AtomicBool,
+    changed: tokio::sync::Notify,
+}
+
+type Boosts = Mutex<HashMap<String, Weak<Boost>>>;
+
+fn boosts() -> std::sync::MutexGuard<'static, HashMap<String, Weak<Boost>>> {
+    static B: std::sync::OnceLock<Boosts> = std::sync::OnceLock::new();
+    B.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `f` (work done for `key`) so that [`boost`] of `key` promotes its calls.
+pub async fn boostable<F: Future>(key: &str, f: F) -> F::Output {
+    let b = Arc::new(Boost::default());
+    boosts().insert(key.to_string(), Arc::downgrade(&b));
+    let out = BOOST.scope(b.clone(), f).await;
+    let mut map = boosts();
+    if map.get(key).is_some_and(|w| w.ptr_eq(&Arc::downgrade(&b))) {
+        map.remove(key);
+    }
+    out
+}
+
+/// A person waits for the work on `key`: its calls go at a person's priority from now on.
+pub fn boost(key: &str) {
+    let b = boosts().get(key).and_then(Weak::upgrade);
+    if let Some(b) = b {
+        if !b.on.swap(true, Ordering::SeqCst) {
+            b.changed.notify_waiters();
+        }
+    }
+}
+
+/// True while work for `key` runs [`boostable`] (the prefetcher's, which may be waiting for
+/// the rate limit).
+pub fn is_boostable(key: &str) -> bool {
+    boosts().get(key).is_some_and(|w| w.strong_count() > 0)
+}
+
+/// Completes when this task's work is promoted (never, outside [`boostable`] or once it is).
+pub(super) async fn promoted() {
+    let b = BOOST.try_with(|b| b.clone()).ok();
+    match b {
+        Some(b) if !b.on.load(Ordering::SeqCst) => {
+            let n = b.changed.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if !b.on.load(Ordering::SeqCst) {
+                n.await;
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}
+
+/// Runs `f` with its API calls at `p` (a person's request stays [`Priority::Fuse`]).
+pub async fn with_priority<F: Future>(p: Priority, f: F) -> F::Output {
+    PRIORITY.scope(p, f).await
+}
+
+/// Runs `f` with its API calls waiting at most `d` for the rate limit: a call that would wait
+/// longer fails at once with [`super::FlickrError::RateLimited`].
+pub async fn with_patience<F: Future>(d: Duration, f: F) -> F::Output {
+    PATIENCE.scope(d, f).await
+}
+
+tokio::task_local! {
+    static OPPORTUNISTIC: ();
+}
+
+/// Runs `f` with its API calls made only if they are cheap now: never taking the reserve of
+/// the burst that background work leaves to a person's calls (a sidecar's comments, which can
+/// be served pending instead, must not use up what a `stat` that has no other answer needs).
+pub async fn opportunistic<F: Future>(f: F) -> F::Output {
+    OPPORTUNISTIC.scope((), f).await
+}
+
+/// True inside [`opportunistic`].
+pub fn is_opportunistic() -> bool {
+    OPPORTUNISTIC.try_with(|_| ()).is_ok()
+}
+
+/// The priority of a call made now, by this task.
+pub fn current() -> Priority {
+    if super::breaker::is_foreground()
+        || BOOST.try_with(|b| b.on.load(Ordering::SeqCst)) == Ok(true)
+    {
+        return Priority::Fuse;
+    }
+    PRIORITY.try_with(|p| *p).unwrap_or(Priority::Listing)
+}
+
+/// How long a call made now may wait for the rate limit (`None`: as long as it takes).
+pub fn patience() -> Option<Duration> {
+    PATIENCE.try_with(|d| *d).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn scopes_nest_and_a_person_comes_first() {
+        assert_eq!(current(), Priority::Listing);
+        assert_eq!(patience(), None);
+        with_priority(Priority::Comments, async {
+            assert_eq!(current(), Priority::Comments);
+            crate::flickr::breaker::foreground(async {
+                assert_eq!(current(), Priority::Fuse);
+            })
+            .await;
+            with_patience(Duration::from_secs(2), async {
+                assert_eq!(patience(), Some(Duration::from_secs(2)));
+            })
+            .await;
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_boost_promotes_the_work_on_its_key() {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let work = tokio::spawn(with_priority(
+            Priority::Sizes,
+            boostable("42", async move {
+                let before = current();
+                promoted().await;
+                rx.await.unwrap();
+                (before, current())
+            }),
+        ));
+        tokio::task::yield_now().await;
+        boost("41"); // another key: nothing
+        assert!(is_boostable("42") && !is_boostable("41"));
+        boost("42");
+        tx.send(()).unwrap();
+        assert_eq!(work.await.unwrap(), (Priority::Sizes, Priority::Fuse));
+        assert!(boosts().get("42").is_none(), "forgotten when the work ends");
+    }
+}
