@@ -69,7 +69,12 @@ fn run(args: MountArgs) -> Result<(), String> {
             albums_max_age: args.refresh,
         },
     ));
-    let adapter = FuseAdapter::new(fs, rt.handle().clone(), !args.no_xattr);
+    // Where the index's change log stands before the kernel hears anything from this mount:
+    // every later change (by this process or another) is told to the kernel.
+    let mark = fs
+        .change_mark()
+        .map_err(|e| format!("cannot read the index: {e}"))?;
+    let adapter = FuseAdapter::new(fs.clone(), rt.handle().clone(), !args.no_xattr);
     let mut config = fuser::Config::default();
     config.mount_options = vec![
         fuser::MountOption::RO,
@@ -87,6 +92,13 @@ fn run(args: MountArgs) -> Result<(), String> {
     config.n_threads = Some(crate::config::FUSE_THREADS);
     let session = fuser::spawn_mount(adapter, &mnt, &config)
         .map_err(|e| format!("cannot mount {}: {e}", mnt.display()))?;
+    crate::fuse::spawn_invalidator(
+        fs,
+        session.notifier(),
+        mark,
+        crate::config::FUSE_INVAL_EVERY,
+    )
+    .map_err(|e| format!("cannot start the invalidation thread: {e}"))?;
     tracing::info!(
         "Mounted photostream of {} on {}",
         engine.user.username,

@@ -23,7 +23,9 @@ pub struct Attr {
     /// Unix seconds.
     pub mtime: i64,
     pub perm: u16,
-    /// True when the attributes can never change (exact size of an immutable file).
+    /// True when the attributes (and bytes) change only with the index, whose changes are told
+    /// to the kernel (`notify`): directories of the hashed tree, images of exact size,
+    /// sidecars rendered from the row as it is. The kernel may keep them long.
     pub stable: bool,
 }
 
@@ -43,7 +45,8 @@ impl FlickrFs {
             size: 0,
             mtime: self.started,
             perm: 0o555,
-            // Photos are never deleted: a directory that exists stays, with these attributes.
+            // Photos are kept when deleted (and a pruned one's directories are told to the
+            // kernel): a directory that exists stays, with these attributes.
             stable: true,
         }
     }
@@ -108,6 +111,25 @@ impl FlickrFs {
                 };
                 Some(Ok(self.file_attr(ino, size?, mtime, true)))
             }
+            Node::Info(r) => {
+                let Some(level) = self.opts.info_level else {
+                    return Some(Err(Error::not_found()));
+                };
+                let (id, at, rendered, last_update, mtime) = match self.engine.index.info_stat(r) {
+                    Ok(Some(v)) => v,
+                    Ok(None) => return Some(Err(Error::not_found())),
+                    Err(e) => return Some(Err(e.into())),
+                };
+                // Rendered at this level from the row as it is: final until the row changes
+                // (which the change log tells the kernel). Else only `getattr` can tell.
+                if at < level || rendered != Some(last_update) {
+                    return None;
+                }
+                let size = std::fs::metadata(self.engine.store.info_path(&id))
+                    .ok()?
+                    .len();
+                Some(Ok(self.file_attr(ino, size, mtime, true)))
+            }
             _ => None,
         }
     }
@@ -158,7 +180,8 @@ impl FlickrFs {
                 let size = std::fs::metadata(&path)
                     .map_err(|e| Error::io(format!("cannot stat {}", path.display()), e))?
                     .len();
-                Ok(self.file_attr(ino, size, row.date_upload, false))
+                // Just rendered from the row: final until the row changes (see `notify`).
+                Ok(self.file_attr(ino, size, row.date_upload, true))
             }
             // Answered by attr_now.
             Node::Root

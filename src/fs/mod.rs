@@ -6,7 +6,8 @@
 //! [`FlickrFs`] state; submodules own the rest: `inode` (numbers and what they name), `attr`
 //! (what `stat` shows), `dir` (lookup and readdir), `handles` (open files and reads), `meta`
 //! (`.flickrfs/status` and search directories), `views` (albums, dates, tags and README.txt),
-//! `xattr` (extended attributes) and `error` (errno with cause). It never calls the FUSE
+//! `xattr` (extended attributes), `notify` (what the kernel must forget when the index changes) and
+//! `error` (errno with cause). It never calls the FUSE
 //! adapter; the adapter calls it.
 
 mod attr;
@@ -15,12 +16,14 @@ mod error;
 mod handles;
 mod inode;
 mod meta;
+mod notify;
 mod views;
 mod xattr;
 
 pub use attr::{Attr, DirEntry, Kind};
 pub use error::{Error, Result};
 pub use inode::{META_NAME, README_NAME, ROOT_INO, SEARCH_NAME, STATUS_NAME};
+pub use notify::{ChangeMark, Inval};
 
 use crate::engine::Engine;
 use crate::photo::Photo;

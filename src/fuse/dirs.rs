@@ -1,4 +1,5 @@
-//! Directory listings for the kernel: a listing is snapshotted at `opendir` and served by
+//! Directory listings for the kernel: a listing is snapshotted at `opendir` (or, for one the
+//! kernel keeps between opens, at the first READDIR) and served by
 //! offset to READDIR and READDIRPLUS alike, through one replier (offsets 1 `.`, 2 `..`, then
 //! the entries), so the two can never disagree.
 
@@ -18,29 +19,46 @@ pub(super) struct Line<'a> {
     pub entry: Option<&'a DirEntry>,
 }
 
-/// Listings of open directories, by handle.
+/// Listings of open directories, by handle. A listing the kernel keeps between opens is
+/// read at the first READDIR (`None` until then): an `opendir` answered from the kernel's
+/// cache then costs nothing.
 #[derive(Default)]
 pub(super) struct Listings {
-    open: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
+    open: Mutex<HashMap<u64, Option<Arc<Vec<DirEntry>>>>>,
     next: AtomicU64,
 }
 
 impl Listings {
-    pub fn insert(&self, entries: Vec<DirEntry>) -> u64 {
+    pub fn insert(&self, entries: Option<Vec<DirEntry>>) -> u64 {
         let fh = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         self.open
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(fh, Arc::new(entries));
+            .insert(fh, entries.map(Arc::new));
         fh
     }
 
-    pub fn get(&self, fh: u64) -> Option<Arc<Vec<DirEntry>>> {
-        self.open
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&fh)
-            .cloned()
+    /// The listing of handle `fh` (`None`: no such handle), reading it with `list` if the
+    /// open did not.
+    pub fn get<E>(
+        &self,
+        fh: u64,
+        list: impl FnOnce() -> Result<Vec<DirEntry>, E>,
+    ) -> Option<Result<Arc<Vec<DirEntry>>, E>> {
+        if let Some(l) = self.open.lock().unwrap_or_else(|e| e.into_inner()).get(&fh) {
+            if let Some(l) = l {
+                return Some(Ok(l.clone()));
+            }
+        } else {
+            return None;
+        }
+        let l = match list() {
+            Ok(l) => Arc::new(l),
+            Err(e) => return Some(Err(e)),
+        };
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = open.get_mut(&fh)?;
+        Some(Ok(slot.get_or_insert(l).clone()))
     }
 
     pub fn remove(&self, fh: u64) {
@@ -132,9 +150,15 @@ mod tests {
         // A rewind starts over.
         assert_eq!(names(&entries, 0, 10).len(), 5);
         let l = Listings::default();
-        let fh = l.insert(entries.clone());
-        assert_eq!(l.get(fh).unwrap().len(), 3);
+        let none = || -> Result<Vec<DirEntry>, ()> { panic!("listed already") };
+        let fh = l.insert(Some(entries.clone()));
+        assert_eq!(l.get(fh, none).unwrap().unwrap().len(), 3);
         l.remove(fh);
-        assert!(l.get(fh).is_none());
+        assert!(l.get(fh, none).is_none());
+        // A lazy listing is read once, at the first READDIR.
+        let fh = l.insert(None);
+        let list = || Ok::<_, ()>(entries.clone());
+        assert_eq!(l.get(fh, list).unwrap().unwrap().len(), 3);
+        assert_eq!(l.get(fh, none).unwrap().unwrap().len(), 3);
     }
 }

@@ -9,8 +9,11 @@
 //! `foreground` (a person waits): it fails at once while Flickr is down.
 
 mod dirs;
+mod notify;
 mod passthrough;
 mod reply;
+
+pub use notify::spawn_invalidator;
 
 use crate::config;
 use crate::flickr::breaker::foreground;
@@ -80,6 +83,15 @@ impl FuseAdapter {
             },
         };
         (attr, Duration::ZERO)
+    }
+
+    /// The listing of open directory `fh`, read now if the open left it for later.
+    fn listing(&self, ino: u64, fh: u64) -> Result<Arc<Vec<DirEntry>>, Errno> {
+        match self.dirs.get(fh, || self.fs.readdir(ino)) {
+            None => Err(Errno::EBADF),
+            Some(Ok(l)) => Ok(l),
+            Some(Err(e)) => Err(errno(&self.fs, e)),
+        }
     }
 }
 
@@ -174,6 +186,15 @@ impl Filesystem for FuseAdapter {
         }));
     }
 
+    // The kernel dropped the inode: the attributes it was given go too (the map holds only
+    // what the kernel holds).
+    fn forget(&self, _req: &Request, ino: INodeNo, _nlookup: u64) {
+        self.given
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&ino.0);
+    }
+
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
         match self.fs.readlink(ino.0) {
             Ok(target) => reply.data(target.as_bytes()),
@@ -187,16 +208,25 @@ impl Filesystem for FuseAdapter {
             self.rt.spawn(foreground(async move {
                 match fs.readdir_async(ino.0).await {
                     Ok(entries) => {
-                        reply.opened(FileHandle(dirs.insert(entries)), FopenFlags::empty())
+                        reply.opened(FileHandle(dirs.insert(Some(entries))), FopenFlags::empty())
                     }
                     Err(e) => reply.error(errno(&fs, e)),
                 }
             }));
             return;
         }
+        if self.fs.listing_cacheable(ino.0) {
+            // The kernel keeps the listing between opens (and READDIR reads it only when the
+            // kernel has none): `notify` tells it when a listing changes.
+            let fh = self.dirs.insert(None);
+            return reply.opened(
+                FileHandle(fh),
+                FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE,
+            );
+        }
         match self.fs.readdir(ino.0) {
             Ok(entries) => {
-                let fh = self.dirs.insert(entries);
+                let fh = self.dirs.insert(Some(entries));
                 reply.opened(FileHandle(fh), FopenFlags::empty());
             }
             Err(e) => reply.error(errno(&self.fs, e)),
@@ -211,8 +241,9 @@ impl Filesystem for FuseAdapter {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let Some(entries) = self.dirs.get(fh.0) else {
-            return reply.error(Errno::EBADF);
+        let entries = match self.listing(ino.0, fh.0) {
+            Ok(l) => l,
+            Err(e) => return reply.error(e),
         };
         dirs::serve(ino.0, &entries, offset, |l| {
             reply.add(INodeNo(l.ino), l.next, file_type(l.kind), l.name)
@@ -228,8 +259,9 @@ impl Filesystem for FuseAdapter {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        let Some(entries) = self.dirs.get(fh.0) else {
-            return reply.error(Errno::EBADF);
+        let entries = match self.listing(ino.0, fh.0) {
+            Ok(l) => l,
+            Err(e) => return reply.error(e),
         };
         let (uid, gid) = (self.uid, self.gid);
         let dot = file_attr(&self.fs.dir_attr(ino.0), uid, gid);

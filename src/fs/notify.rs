@@ -1,0 +1,116 @@
+//! What the kernel must forget when the index changes (whichever process changed it): the
+//! change log (see `cache::db::changes`) turned into precise invalidations of names, listings,
+//! attributes and bytes, so that the long timeouts of `attr` never serve a stale name, size or
+//! byte. The adapter sends them (fuser's notifier) from a thread of its own.
+
+use super::error::Result;
+use super::inode::{dir_ino, image_ino, info_ino, ROOT_INO};
+use super::FlickrFs;
+use std::collections::HashSet;
+
+/// One thing for the kernel to forget.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Inval {
+    /// The name `name` in directory `parent` (positive or negative entry).
+    Entry { parent: u64, name: String },
+    /// The attributes and cached bytes of `ino` (for a directory: its cached listing).
+    Inode(u64),
+}
+
+/// Where a mount stands in the change log.
+#[derive(Clone, Copy, Debug)]
+pub struct ChangeMark(i64);
+
+/// Changes read per poll: a mirror indexing thousands of photos at once is followed in steps.
+const BATCH: usize = 5_000;
+
+/// Invalidations in the order they must be sent (files first, then names, then listings: a
+/// listing that shows the change means everything before it was forgotten), without repeats.
+#[derive(Default)]
+struct Plan {
+    files: Vec<Inval>,
+    names: Vec<Inval>,
+    dirs: Vec<Inval>,
+    seen: HashSet<Inval>,
+}
+
+impl Plan {
+    fn push(&mut self, i: Inval) {
+        if self.seen.insert(i.clone()) {
+            match &i {
+                Inval::Entry { .. } => self.names.push(i),
+                Inval::Inode(ino) if *ino == ROOT_INO || super::inode::is_dir(*ino) => {
+                    self.dirs.push(i)
+                }
+                Inval::Inode(_) => self.files.push(i),
+            }
+        }
+    }
+
+    fn into_vec(self) -> Vec<Inval> {
+        let mut v = self.files;
+        v.extend(self.names);
+        v.extend(self.dirs);
+        v
+    }
+}
+
+impl FlickrFs {
+    /// The current end of the change log: what is already in the index needs no invalidation.
+    pub fn change_mark(&self) -> Result<ChangeMark> {
+        Ok(ChangeMark(self.engine.index.change_mark()?))
+    }
+
+    /// What the kernel must forget for the changes after `mark` (moved past them). After a
+    /// gap in the log (this mount fell too far behind), `None`: forget everything.
+    pub fn invalidations(&self, mark: &mut ChangeMark) -> Result<Option<Vec<Inval>>> {
+        let batch = self.engine.index.changes_since(mark.0, BATCH)?;
+        mark.0 = batch.next;
+        if batch.gap {
+            return Ok(None);
+        }
+        let mut plan = Plan::default();
+        for ch in &batch.changes {
+            let before = ch
+                .before
+                .as_ref()
+                .map(|(id, ext)| (crate::photo::hash(id), ext));
+            let now = ch
+                .now
+                .as_ref()
+                .map(|(id, ext)| (crate::photo::hash(id), ext));
+            // The row's own files: attributes and bytes (a size learned, a replacement, a
+            // sidecar to render again).
+            plan.push(Inval::Inode(image_ino(ch.rowid)));
+            plan.push(Inval::Inode(info_ino(ch.rowid)));
+            let same_name = matches!((&before, &now), (Some(b), Some(n)) if b == n);
+            if same_name {
+                continue;
+            }
+            // A name appeared, went or changed: the names, the leaf listing, and the levels
+            // above (a directory may have appeared or emptied).
+            for (hash, ext) in before.iter().chain(now.iter()) {
+                self.forget_names(&mut plan, hash, ext);
+            }
+        }
+        Ok(Some(plan.into_vec()))
+    }
+
+    fn forget_names(&self, plan: &mut Plan, hash: &str, ext: &str) {
+        let depth = self.depth() as usize;
+        let mut parent = ROOT_INO;
+        for level in 0..depth {
+            let child = &hash[..level + 1];
+            plan.push(Inval::Entry {
+                parent,
+                name: hash[level..level + 1].to_string(),
+            });
+            plan.push(Inval::Inode(parent));
+            parent = dir_ino(child);
+        }
+        for name in [format!("{hash}.{ext}"), format!("{hash}.json")] {
+            plan.push(Inval::Entry { parent, name });
+        }
+        plan.push(Inval::Inode(parent));
+    }
+}
