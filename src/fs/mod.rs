@@ -6,9 +6,9 @@
 //! [`FlickrFs`] state; submodules own the rest: `inode` (numbers and what they name), `attr`
 //! (what `stat` shows), `dir` (lookup and readdir), `handles` (open files and reads), `meta`
 //! (`.flickrfs/status` and search directories), `views` (albums, dates, tags and README.txt),
-//! `xattr` (extended attributes), `notify` (what the kernel must forget when the index changes) and
-//! `error` (errno with cause). It never calls the FUSE
-//! adapter; the adapter calls it.
+//! `xattr` (extended attributes), `notify` (what the kernel must forget when the index
+//! changes) and `error` (errno with cause). It never calls the FUSE adapter; the adapter calls
+//! it.
 
 mod attr;
 mod dir;
@@ -52,6 +52,8 @@ pub struct FlickrFs {
     /// Search directories by query id (index + 1 is the id, so 0 is never one).
     searches: Mutex<Vec<SearchDir>>,
     views: views::ViewState,
+    /// How far in the index's change log the kernel has been told (see `notify`).
+    told: std::sync::atomic::AtomicI64,
 }
 
 impl FlickrFs {
@@ -65,6 +67,7 @@ impl FlickrFs {
             started: crate::engine::now_secs(),
             searches: Mutex::new(Vec::new()),
             views: views::ViewState::default(),
+            told: std::sync::atomic::AtomicI64::new(0),
         }
     }
 

@@ -7,6 +7,7 @@ use super::error::Result;
 use super::inode::{dir_ino, image_ino, info_ino, ROOT_INO};
 use super::FlickrFs;
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 
 /// One thing for the kernel to forget.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -58,7 +59,20 @@ impl Plan {
 impl FlickrFs {
     /// The current end of the change log: what is already in the index needs no invalidation.
     pub fn change_mark(&self) -> Result<ChangeMark> {
-        Ok(ChangeMark(self.engine.index.change_mark()?))
+        let mark = ChangeMark(self.engine.index.change_mark()?);
+        self.kernel_told(mark);
+        Ok(mark)
+    }
+
+    /// The kernel was told everything up to `mark` (shown in `.flickrfs/status`).
+    pub fn kernel_told(&self, mark: ChangeMark) {
+        self.told.store(mark.0, Ordering::SeqCst);
+    }
+
+    /// How far the kernel was told: (told, logged). Equal when it knows every change.
+    pub fn changes_told(&self) -> (i64, i64) {
+        let told = self.told.load(Ordering::SeqCst);
+        (told, self.engine.index.change_mark().unwrap_or(told))
     }
 
     /// What the kernel must forget for the changes after `mark` (moved past them). After a

@@ -133,6 +133,10 @@ impl Filesystem for FuseAdapter {
         // Names and attributes in one trip: `ls -l`, `find` and rsync then skip a lookup per
         // entry.
         let _ = config.add_capabilities(InitFlags::FUSE_DO_READDIRPLUS);
+        // POSIX ACLs known to the kernel: it then keeps the answer (there are none) with the
+        // inode, instead of asking again for every `ls -l` of every entry (two of the three
+        // requests per directory of a listing walked twice).
+        let _ = config.add_capabilities(InitFlags::FUSE_POSIX_ACL);
         if let Err(max) = config.set_max_readahead(config::FUSE_MAX_READ) {
             let _ = config.set_max_readahead(max);
         }

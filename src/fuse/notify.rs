@@ -40,6 +40,7 @@ pub fn spawn_invalidator(
                     tracing::debug!("invalidation {i:?} refused: {e}");
                 }
             }
+            fs.kernel_told(mark);
         })
 }
 

@@ -1,0 +1,203 @@
+//! A mount the kernel remembers (long timeouts, listings kept between opens) that is never
+//! stale: after growth, a deletion, a replacement and an edit of the live stream, the very
+//! next `ls -l`, `stat` and `cat` through the mount show the new state, because the mount
+//! tells the kernel exactly what changed (fuser's notifier, driven by the index's change log).
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const USER: &str = "manhhai";
+
+fn status(mnt: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(mnt.join(".flickrfs/status")).unwrap()).unwrap()
+}
+
+/// Names in directory `dir`, read through the kernel (which may answer from its cache).
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Walks the whole tree as `ls -lR` would (every listing and every stat) and reads every
+/// file, so that the kernel holds names, attributes, listings and bytes of everything.
+fn walk_and_read(dir: &Path) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        let md = std::fs::symlink_metadata(&p).unwrap();
+        if md.is_dir() {
+            walk_and_read(&p);
+        } else if md.is_file() {
+            std::fs::read(&p).unwrap();
+        }
+    }
+}
+
+fn sidecar(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn long_timeouts_never_show_a_stale_name_size_or_byte() {
+    if !fuse_available() {
+        return;
+    }
+    let emu = Emu::start(200, 1606);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c");
+    run_ok(mirror_cmd(&emu, &cache, USER, &["--info-level", "1"]));
+    let before = emu.expected(USER);
+    let mnt = dir.path().join("mnt");
+    let mut m = Mount::start(
+        &emu,
+        &cache,
+        &mnt,
+        USER,
+        &["--info-level", "1", "--refresh", "1s", "--no-prefetch"],
+    );
+    let hashed_root: Vec<PathBuf> = "0123456789abcdef"
+        .chars()
+        .map(|c| mnt.join(c.to_string()))
+        .filter(|p| p.exists())
+        .collect();
+    for d in &hashed_root {
+        walk_and_read(d);
+    }
+    let path = |id: &str, ext: &str| photo_path(&mnt, "", id, ext, 4);
+    // Every leaf directory, as listed before the changes.
+    let listed_before: Vec<(PathBuf, Vec<String>)> = before
+        .photos
+        .iter()
+        .map(|p| path(&p.id, &p.ext).parent().unwrap().to_path_buf())
+        .map(|d| (d.clone(), names(&d)))
+        .collect();
+
+    let deleted = emu.delete(USER, 2, "middle");
+    let replaced = emu.replace(USER, 2);
+    let edited = emu.edit(USER, 2);
+    emu.grow(USER, 3);
+    let after = emu.expected(USER);
+    let grown: Vec<&flickr_emulator::ExpectedPhoto> = after
+        .photos
+        .iter()
+        .filter(|p| !before.photos.iter().any(|b| b.id == p.id))
+        .collect();
+    assert_eq!(grown.len(), 3);
+
+    // Wait for the event: the mount's refresh swept the changes into the index (the
+    // deletions are noted last, after every other change of the sweep) and the kernel was
+    // told of every change logged.
+    let start = Instant::now();
+    loop {
+        let s = status(&mnt);
+        if s["photos_deleted"] == 2
+            && s["photos_known"] == after.photos.len()
+            && s["changes_told"] == s["changes_logged"]
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the mount never caught up: {s}\n{}",
+            m.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Growth: the very next listing of directories listed before shows the new photos, and
+    // their stat and bytes are right.
+    for p in &grown {
+        let file = path(&p.id, &p.ext);
+        let mut d = file.parent().unwrap();
+        let mut child = file.file_name().unwrap().to_string_lossy().into_owned();
+        // Up the levels: each parent lists the child (a new directory included).
+        loop {
+            assert!(names(d).contains(&child), "{child} not listed in {d:?}");
+            if d == mnt {
+                break;
+            }
+            child = d.file_name().unwrap().to_string_lossy().into_owned();
+            d = d.parent().unwrap();
+            if !d.starts_with(&mnt) {
+                break;
+            }
+        }
+        let bytes = std::fs::read(&file).unwrap();
+        assert_eq!(md5_hex(&bytes), p.best_md5, "grown {}", p.id);
+        assert_eq!(std::fs::metadata(&file).unwrap().size(), bytes.len() as u64);
+    }
+    // Replacement: new size and new bytes, in `ls -l`, `stat` and `cat` alike.
+    for id in &replaced {
+        let p = after.photos.iter().find(|p| &p.id == id).unwrap();
+        let file = path(id, &p.ext);
+        let listed_size = std::fs::read_dir(file.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap())
+            .find(|e| e.file_name() == file.file_name().unwrap())
+            .map(|e| e.metadata().unwrap().size())
+            .expect("replaced photo listed");
+        let stat_size = std::fs::metadata(&file).unwrap().size();
+        let bytes = std::fs::read(&file).unwrap();
+        assert_eq!(
+            md5_hex(&bytes),
+            p.best_md5,
+            "replaced {id}: old bytes served"
+        );
+        assert_eq!(
+            stat_size,
+            bytes.len() as u64,
+            "replaced {id}: stale stat size"
+        );
+        assert_eq!(
+            listed_size,
+            bytes.len() as u64,
+            "replaced {id}: stale ls -l size"
+        );
+    }
+    // Edit: the sidecar shows the new texts, with its new size.
+    for id in &edited {
+        let p = after.photos.iter().find(|p| &p.id == id).unwrap();
+        let file = path(id, "json");
+        let size = std::fs::metadata(&file).unwrap().size();
+        let bytes = std::fs::read(&file).unwrap();
+        assert_eq!(size, bytes.len() as u64, "edited {id}: stale sidecar size");
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["title"]["content"], p.title.as_str(), "edited {id}: {v}");
+        assert_eq!(v["description"]["content"], p.description.as_str());
+    }
+    // Deletion: kept (an archive outlives its source), its sidecar says so at once.
+    for id in &deleted {
+        let p = before.photos.iter().find(|p| &p.id == id).unwrap();
+        let v = sidecar(&path(id, "json"));
+        assert!(v["deleted_at"].is_i64(), "deleted {id}: {v}");
+        let size = std::fs::metadata(path(id, "json")).unwrap().size();
+        assert_eq!(size, std::fs::read(path(id, "json")).unwrap().len() as u64);
+        assert_eq!(
+            md5_hex(&std::fs::read(path(id, &p.ext)).unwrap()),
+            p.best_md5
+        );
+    }
+    // Directories listed before list again what they hold now.
+    for (d, old) in &listed_before {
+        let now = names(d);
+        let grew = grown
+            .iter()
+            .any(|p| path(&p.id, &p.ext).parent() == Some(d.as_path()));
+        let renamed = replaced.iter().any(|id| {
+            let [b, a] = [&before, &after].map(|e| e.photos.iter().find(|p| &p.id == id).unwrap());
+            b.ext != a.ext && path(id, &a.ext).parent() == Some(d.as_path())
+        });
+        if !grew && !renamed {
+            assert_eq!(&now, old, "{d:?} listed differently");
+        }
+    }
+    assert!(m.stop().success());
+}
