@@ -201,3 +201,101 @@ fn long_timeouts_never_show_a_stale_name_size_or_byte() {
     }
     assert!(m.stop().success());
 }
+
+/// A download that starts over from zero (the host ignores the retry's `Range` and sends the
+/// whole file) while two readers follow it: one from before, one (bypassing the page cache)
+/// that starts just as the partial file is cut. Both get the whole, correct file: the cut is
+/// visible to readers, and no read returns fewer bytes than the file will have.
+#[test]
+fn a_reader_following_a_download_that_restarts_gets_the_whole_file() {
+    if !fuse_available() {
+        return;
+    }
+    let emu = Emu::start_with(flickr_emulator::EmulatorConfig {
+        photos: 3,
+        seed: 1614,
+        image_kb: 1024,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c");
+    let mnt = dir.path().join("mnt");
+    let mut m = Mount::start(
+        &emu,
+        &cache,
+        &mnt,
+        USER,
+        &["--wait-index", "--no-prefetch", "--image-only"],
+    );
+    let exp = emu.expected(USER);
+    let p = exp.photos[0].clone();
+    let file = photo_path(&mnt, "", &p.id, &p.ext, 4);
+    assert_eq!(std::fs::metadata(&file).unwrap().size(), p.best_bytes);
+    // The first GET breaks at half; the retry's Range is ignored (200, the whole file: the
+    // download starts over) and its body trickles, 64 KiB every 300 ms.
+    emu.set_faults(flickr_emulator::Faults {
+        drop_next: 1,
+        ignore_range: true,
+        trickle_ms: 300,
+        ..Default::default()
+    });
+    let f = file.clone();
+    let first = std::thread::spawn(move || std::fs::read(f).unwrap());
+    // Wait for the event: the partial file, once longer than zero, cut to zero.
+    let hash = hashed(&p.id);
+    let partial = || {
+        temp_files(&cache)
+            .into_iter()
+            .find(|t| t.to_string_lossy().contains(&hash))
+            .and_then(|t| std::fs::metadata(cache.join(t)).ok())
+            .map(|md| md.len())
+    };
+    let start = Instant::now();
+    let mut grown = false;
+    loop {
+        match partial() {
+            Some(n) if n > 0 => grown = true,
+            Some(0) if grown => break,
+            _ => {}
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the download never restarted\n{}",
+            m.log()
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // A second reader, at once, past the page cache (every read reaches the mount).
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    // In 64 KiB reads: the first ones ask for bytes the download had before it was cut.
+    let mut second = Vec::new();
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(&file)
+        .unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        second.extend_from_slice(&buf[..n]);
+    }
+    drop(f);
+    let first = first.join().unwrap();
+    assert_eq!(first.len() as u64, p.best_bytes, "first reader: short file");
+    assert_eq!(md5_hex(&first), p.best_md5, "first reader");
+    assert_eq!(
+        second.len() as u64,
+        p.best_bytes,
+        "second reader: short file"
+    );
+    assert_eq!(md5_hex(&second), p.best_md5, "second reader");
+    let stats = emu.stats();
+    assert_eq!(stats.range_gets, 0, "the Range was ignored");
+    assert!(stats.faults_injected >= 1, "the first GET was dropped");
+    let stopped = m.stop();
+    assert!(stopped.success(), "{stopped}: {}", m.log());
+}
