@@ -101,30 +101,59 @@ impl FlickrFs {
             if same_name {
                 continue;
             }
-            // A name appeared, went or changed: the names, the leaf listing, and the levels
-            // above (a directory may have appeared or emptied).
-            for (hash, ext) in before.iter().chain(now.iter()) {
-                self.forget_names(&mut plan, hash, ext);
+            // A name appeared, went or changed. Listings up the levels change (a directory
+            // may have appeared or emptied); a name that went must go from the kernel (its
+            // entry, and those of directories left empty). A new name needs no entry dropped:
+            // this mount never lets the kernel keep a negative entry (ENOENT has no timeout).
+            if let Some((hash, ext)) = &before {
+                let removed = now.as_ref().is_none_or(|(h, _)| h != hash);
+                self.forget_gone(&mut plan, hash, ext, removed)?;
+            }
+            if let Some((hash, _)) = &now {
+                self.forget_listings(&mut plan, hash);
             }
         }
         Ok(Some(plan.into_vec()))
     }
 
-    fn forget_names(&self, plan: &mut Plan, hash: &str, ext: &str) {
+    /// The listings of every directory above the file `hash` (the root included).
+    fn forget_listings(&self, plan: &mut Plan, hash: &str) {
+        plan.push(Inval::Inode(ROOT_INO));
+        for level in 1..=self.depth() as usize {
+            plan.push(Inval::Inode(dir_ino(&hash[..level])));
+        }
+    }
+
+    /// A file name that went (`ext`: the image's; `removed`: the whole row, sidecar too), and
+    /// the directories it leaves empty.
+    fn forget_gone(&self, plan: &mut Plan, hash: &str, ext: &str, removed: bool) -> Result<()> {
         let depth = self.depth() as usize;
-        let mut parent = ROOT_INO;
-        for level in 0..depth {
-            let child = &hash[..level + 1];
+        let leaf = dir_ino(&hash[..depth]);
+        plan.push(Inval::Entry {
+            parent: leaf,
+            name: format!("{hash}.{ext}"),
+        });
+        if removed {
             plan.push(Inval::Entry {
-                parent,
-                name: hash[level..level + 1].to_string(),
+                parent: leaf,
+                name: format!("{hash}.json"),
             });
-            plan.push(Inval::Inode(parent));
-            parent = dir_ino(child);
+            for level in (1..=depth).rev() {
+                if self.holds(&hash[..level])? {
+                    break;
+                }
+                let parent = if level == 1 {
+                    ROOT_INO
+                } else {
+                    dir_ino(&hash[..level - 1])
+                };
+                plan.push(Inval::Entry {
+                    parent,
+                    name: hash[level - 1..level].to_string(),
+                });
+            }
         }
-        for name in [format!("{hash}.{ext}"), format!("{hash}.json")] {
-            plan.push(Inval::Entry { parent, name });
-        }
-        plan.push(Inval::Inode(parent));
+        self.forget_listings(plan, hash);
+        Ok(())
     }
 }
