@@ -41,6 +41,17 @@ fn walk_and_read(dir: &Path) {
     }
 }
 
+/// Up the levels from `file` to `mnt`: each directory lists its child (the file, or a
+/// directory that may be new), through the kernel's cached listings.
+fn assert_listed_up_to(mnt: &Path, file: &Path) {
+    let mut child = file;
+    while let Some(d) = child.parent().filter(|d| d.starts_with(mnt)) {
+        let name = child.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(names(d).contains(&name), "{name} not listed in {d:?}");
+        child = d;
+    }
+}
+
 fn sidecar(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
@@ -116,20 +127,7 @@ fn long_timeouts_never_show_a_stale_name_size_or_byte() {
     // their stat and bytes are right.
     for p in &grown {
         let file = path(&p.id, &p.ext);
-        let mut d = file.parent().unwrap();
-        let mut child = file.file_name().unwrap().to_string_lossy().into_owned();
-        // Up the levels: each parent lists the child (a new directory included).
-        loop {
-            assert!(names(d).contains(&child), "{child} not listed in {d:?}");
-            if d == mnt {
-                break;
-            }
-            child = d.file_name().unwrap().to_string_lossy().into_owned();
-            d = d.parent().unwrap();
-            if !d.starts_with(&mnt) {
-                break;
-            }
-        }
+        assert_listed_up_to(&mnt, &file);
         let bytes = std::fs::read(&file).unwrap();
         assert_eq!(md5_hex(&bytes), p.best_md5, "grown {}", p.id);
         assert_eq!(std::fs::metadata(&file).unwrap().size(), bytes.len() as u64);
@@ -298,4 +296,62 @@ fn a_reader_following_a_download_that_restarts_gets_the_whole_file() {
     assert!(stats.faults_injected >= 1, "the first GET was dropped");
     let stopped = m.stop();
     assert!(stopped.success(), "{stopped}: {}", m.log());
+}
+
+/// Another process (a `mirror` on the same cache) indexes new photos while a mount that has
+/// listed everything (and would keep those listings for an hour) runs without refreshing on
+/// its own: the mount reads the index's change log, tells the kernel, and the very next
+/// listings show the new photos, with their bytes.
+#[test]
+fn photos_another_process_indexes_appear_in_listings_the_kernel_kept() {
+    if !fuse_available() {
+        return;
+    }
+    let emu = Emu::start(150, 1607);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c");
+    run_ok(mirror_cmd(&emu, &cache, USER, &["--info-level", "1"]));
+    let mnt = dir.path().join("mnt");
+    let mut m = Mount::start(
+        &emu,
+        &cache,
+        &mnt,
+        USER,
+        &["--info-level", "1", "--refresh", "1h", "--no-prefetch"],
+    );
+    for c in "0123456789abcdef".chars() {
+        let d = mnt.join(c.to_string());
+        if d.exists() {
+            walk_and_read(&d);
+        }
+    }
+    let before = emu.expected(USER);
+    emu.grow(USER, 4);
+    run_ok(mirror_cmd(&emu, &cache, USER, &["--info-level", "1"]));
+    let after = emu.expected(USER);
+    let start = Instant::now();
+    loop {
+        let s = status(&mnt);
+        if s["photos_known"] == after.photos.len() && s["changes_told"] == s["changes_logged"] {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the mount never saw the mirror's photos: {s}\n{}",
+            m.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for p in after
+        .photos
+        .iter()
+        .filter(|p| !before.photos.iter().any(|b| b.id == p.id))
+    {
+        let file = photo_path(&mnt, "", &p.id, &p.ext, 4);
+        assert_listed_up_to(&mnt, &file);
+        assert_eq!(md5_hex(&std::fs::read(&file).unwrap()), p.best_md5);
+        let v = sidecar(&photo_path(&mnt, "", &p.id, "json", 4));
+        assert_eq!(v["title"]["content"], p.title.as_str());
+    }
+    assert!(m.stop().success());
 }
