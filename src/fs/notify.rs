@@ -75,12 +75,13 @@ impl FlickrFs {
         (told, self.engine.index.change_mark().unwrap_or(told))
     }
 
-    /// What the kernel must forget for the changes after `mark` (moved past them). After a
-    /// gap in the log (this mount fell too far behind), `None`: forget everything.
+    /// What the kernel must forget for the changes after `mark` (moved past them, unless the
+    /// index could not be read: the next call tries again). After a gap in the log (this
+    /// mount fell too far behind), `None`: forget everything.
     pub fn invalidations(&self, mark: &mut ChangeMark) -> Result<Option<Vec<Inval>>> {
         let batch = self.engine.index.changes_since(mark.0, BATCH)?;
-        mark.0 = batch.next;
         if batch.gap {
+            mark.0 = batch.next;
             return Ok(None);
         }
         let mut plan = Plan::default();
@@ -113,6 +114,7 @@ impl FlickrFs {
                 self.forget_listings(&mut plan, hash);
             }
         }
+        mark.0 = batch.next;
         Ok(Some(plan.into_vec()))
     }
 
