@@ -75,6 +75,9 @@ fn run(args: MountArgs) -> Result<(), String> {
         .change_mark()
         .map_err(|e| format!("cannot read the index: {e}"))?;
     let adapter = FuseAdapter::new(fs.clone(), rt.handle().clone(), !args.no_xattr);
+    let volatile = adapter
+        .volatile_listings()
+        .ok_or("the adapter's listings were taken")?;
     let mut config = fuser::Config::default();
     config.mount_options = vec![
         fuser::MountOption::RO,
@@ -97,6 +100,7 @@ fn run(args: MountArgs) -> Result<(), String> {
         session.notifier(),
         mark,
         crate::config::FUSE_INVAL_EVERY,
+        volatile,
     )
     .map_err(|e| format!("cannot start the invalidation thread: {e}"))?;
     tracing::info!(

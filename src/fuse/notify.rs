@@ -6,42 +6,70 @@
 use crate::fs::{ChangeMark, FlickrFs, Inval, ROOT_INO};
 use fuser::{INodeNo, Notifier};
 use std::ffi::OsStr;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// Starts the thread; it follows the change log from `mark` every `every` until the mount
-/// goes away.
+/// Starts the thread; it follows the change log from `mark` every `every`, and forgets at
+/// once the listings that arrive on `volatile` (views and searches read to their end), until
+/// the mount goes away.
 pub fn spawn_invalidator(
     fs: Arc<FlickrFs>,
     notifier: Notifier,
     mut mark: ChangeMark,
     every: Duration,
+    volatile: Receiver<u64>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("flickrfs-inval".into())
-        .spawn(move || loop {
-            std::thread::sleep(every);
-            let list = match fs.invalidations(&mut mark) {
-                Ok(Some(list)) => list,
-                Ok(None) => {
-                    tracing::warn!("fell behind the index's change log: forgetting the whole tree");
-                    everything()
-                }
-                Err(e) => {
-                    tracing::debug!("cannot read the change log: {e}");
-                    continue;
-                }
-            };
-            for i in &list {
-                if let Err(e) = send(&notifier, i) {
-                    if matches!(e.raw_os_error(), Some(libc::ENODEV | libc::EBADF)) {
-                        return; // unmounted
+        .spawn(move || {
+            let mut next = Instant::now() + every;
+            loop {
+                let wait = next.saturating_duration_since(Instant::now());
+                match volatile.recv_timeout(wait) {
+                    Ok(ino) => {
+                        if !tell(&notifier, &[Inval::Inode(ino)]) {
+                            return;
+                        }
+                        continue;
                     }
-                    tracing::debug!("invalidation {i:?} refused: {e}");
+                    Err(RecvTimeoutError::Timeout) => {}
+                    // The adapter is gone: the mount is ending.
+                    Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
                 }
+                next = Instant::now() + every;
+                let list = match fs.invalidations(&mut mark) {
+                    Ok(Some(list)) => list,
+                    Ok(None) => {
+                        tracing::warn!(
+                            "fell behind the index's change log: forgetting the whole tree"
+                        );
+                        everything()
+                    }
+                    Err(e) => {
+                        tracing::debug!("cannot read the change log: {e}");
+                        continue;
+                    }
+                };
+                if !tell(&notifier, &list) {
+                    return;
+                }
+                fs.kernel_told(mark);
             }
-            fs.kernel_told(mark);
         })
+}
+
+/// Sends `list`; false once the mount is gone.
+fn tell(notifier: &Notifier, list: &[Inval]) -> bool {
+    for i in list {
+        if let Err(e) = send(notifier, i) {
+            if matches!(e.raw_os_error(), Some(libc::ENODEV | libc::EBADF)) {
+                return false; // unmounted
+            }
+            tracing::debug!("invalidation {i:?} refused: {e}");
+        }
+    }
+    true
 }
 
 fn send(n: &Notifier, i: &Inval) -> std::io::Result<()> {
