@@ -61,8 +61,12 @@ pub const DEFAULT_REFRESH: &str = "10m";
 
 /// FUSE: attribute and entry TTL of what can change (sidecars, status, unsized images).
 pub const FUSE_SHORT_TTL: Duration = Duration::from_secs(1);
-/// FUSE: attribute and entry TTL of what cannot (directories, images of exact size).
-pub const FUSE_LONG_TTL: Duration = Duration::from_secs(300);
+/// FUSE: attribute and entry TTL of what cannot change unless the index says so (hashed
+/// directories, images of exact size, rendered sidecars): every change is told to the kernel
+/// (see `fs::notify`), so this only bounds what an unnoticed change could cost.
+pub const FUSE_LONG_TTL: Duration = Duration::from_secs(3600);
+/// FUSE: how often the mount reads the index's change log to tell the kernel what to forget.
+pub const FUSE_INVAL_EVERY: Duration = Duration::from_millis(200);
 /// FUSE: the longest a request a person waits for is held (waiting for the API rate limit,
 /// a HEAD, an image's first bytes): past it the request is answered from what is known or
 /// with `EIO`, never held for minutes. `mount --fuse-wait` changes it.

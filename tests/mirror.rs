@@ -272,6 +272,7 @@ fn five_percent_faults_still_give_every_md5_right() {
         retry_after_secs: 1,
         drop_rate: 0.05,
         latency_ms: 0,
+        ..Faults::default()
     });
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("c");

@@ -71,8 +71,16 @@ fn run(args: MountArgs) -> Result<(), String> {
             albums_max_age: args.refresh,
         },
     ));
-    let adapter = FuseAdapter::new(fs, rt.handle().clone(), !args.no_xattr)
+    // Where the index's change log stands before the kernel hears anything from this mount:
+    // every later change (by this process or another) is told to the kernel.
+    let mark = fs
+        .change_mark()
+        .map_err(|e| format!("cannot read the index: {e}"))?;
+    let adapter = FuseAdapter::new(fs.clone(), rt.handle().clone(), !args.no_xattr)
         .with_wait(args.fuse_wait.max(Duration::from_millis(100)));
+    let volatile = adapter
+        .volatile_listings()
+        .ok_or("the adapter's listings were taken")?;
     let mut config = fuser::Config::default();
     config.mount_options = vec![
         fuser::MountOption::RO,
@@ -90,6 +98,14 @@ fn run(args: MountArgs) -> Result<(), String> {
     config.n_threads = Some(args.fuse_threads as usize);
     let session = fuser::spawn_mount(adapter, &mnt, &config)
         .map_err(|e| format!("cannot mount {}: {e}", mnt.display()))?;
+    crate::fuse::spawn_invalidator(
+        fs,
+        session.notifier(),
+        mark,
+        crate::config::FUSE_INVAL_EVERY,
+        volatile,
+    )
+    .map_err(|e| format!("cannot start the invalidation thread: {e}"))?;
     tracing::info!(
         "Mounted photostream of {} on {}",
         engine.user.username,

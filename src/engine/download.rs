@@ -93,7 +93,7 @@ fn transport(e: reqwest::Error) -> String {
 
 /// Downloads `url` into `tmp` (which may already hold a prefix from an earlier attempt) and
 /// returns the final length. The caller commits the temp file. Calls `progress` with the bytes
-/// written so far after every chunk.
+/// written so far after every chunk, and with 0 before cutting the file to start over.
 pub async fn download_to(
     http: &reqwest::Client,
     url: &str,
@@ -166,7 +166,7 @@ pub async fn download_to(
                 .and_then(|s| s.parse::<u64>().ok());
             let total = cr.rsplit('/').next().and_then(|s| s.parse::<u64>().ok());
             if start != Some(have) {
-                tmp.file.set_len(0)?;
+                restart(tmp, &mut progress)?;
                 last_err = format!("server resumed at the wrong offset ({cr})");
                 continue;
             }
@@ -185,12 +185,12 @@ pub async fn download_to(
             if total == Some(have) {
                 return Ok(have);
             }
-            tmp.file.set_len(0)?;
+            restart(tmp, &mut progress)?;
             last_err = "HTTP 416".into();
             continue;
         } else if status.is_success() {
             if have > 0 {
-                tmp.file.set_len(0)?;
+                restart(tmp, &mut progress)?;
             }
             expected = resp
                 .headers()
@@ -234,10 +234,16 @@ pub async fn download_to(
             (Err(e), _) => last_err = e,
         }
         if !resumable {
-            tmp.file.set_len(0)?;
+            restart(tmp, &mut progress)?;
         }
     }
     Err(DownloadError::Transport(last_err))
+}
+
+/// Cuts the partial file to start over, after telling its readers (see `stream::Progress`).
+fn restart(tmp: &mut TempFile, progress: &mut impl FnMut(u64)) -> std::io::Result<()> {
+    progress(0);
+    tmp.file.set_len(0)
 }
 
 /// Exact size of the file at `url` by a HEAD request (not an API call).

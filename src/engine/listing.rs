@@ -130,9 +130,11 @@ impl Engine {
                     .deleted
                     .fetch_add(gone.len() as u64, Ordering::Relaxed);
             }
+            let mut rewritten = Vec::new();
             for row in gone.iter().filter(|r| r.info_level >= 0) {
                 let path = self.store.info_path(&row.id);
                 if path.exists() {
+                    rewritten.push(row.id.as_str());
                     let bytes = sidecar::render(row, row.info_level, self.owner());
                     self.store
                         .write_atomic(&path, &bytes, Some(row.date_upload))
@@ -141,6 +143,9 @@ impl Engine {
                         })?;
                 }
             }
+            // Mounts read the index's change as the rows were marked, maybe before these
+            // files were rewritten: they must read them again.
+            self.index.note_rewritten(&rewritten)?;
             self.index.set_meta("last_sweep_at", &now.to_string())?;
         }
         if let Some(t) = total {

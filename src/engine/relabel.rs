@@ -25,6 +25,7 @@ impl Engine {
                 break;
             };
             after = *last;
+            let mut ids = Vec::new();
             for (_, row) in batch.iter().filter(|(_, r)| r.info_level >= 0) {
                 let path = self.store.info_path(&row.id);
                 let Ok(old) = std::fs::read(&path) else {
@@ -38,8 +39,11 @@ impl Engine {
                             SyncError::Io(format!("cannot rewrite {}: {e}", path.display()))
                         })?;
                     rewritten += 1;
+                    ids.push(row.id.as_str());
                 }
             }
+            // Mounts that read the old labels read the files again.
+            self.index.note_rewritten(&ids)?;
         }
         if rewritten > 0 {
             tracing::info!("Language labels updated in {rewritten} sidecars (no API call)");

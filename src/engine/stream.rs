@@ -13,6 +13,9 @@ use tokio::sync::watch;
 pub struct Progress {
     /// Bytes of the partial file that are final (a restart from zero lowers it again).
     pub written: u64,
+    /// Restarts from zero so far: bumped before the partial file is cut, so that a reader
+    /// that sees the same count before and after its read knows its bytes were not cut.
+    pub restarts: u64,
     /// `Some` once the download ended: Ok when the file is complete (and renamed into place).
     pub finished: Option<Result<(), FetchError>>,
 }
@@ -67,8 +70,15 @@ pub struct Publisher<'a> {
 }
 
 impl Publisher<'_> {
+    /// `n` bytes are final; fewer than before means the download restarts (say so before
+    /// cutting the file).
     pub fn written(&self, n: u64) {
-        self.tx.send_modify(|p| p.written = n);
+        self.tx.send_modify(|p| {
+            if n < p.written {
+                p.restarts += 1;
+            }
+            p.written = n;
+        });
     }
 
     pub fn finish(self, result: Result<(), FetchError>) {
@@ -98,6 +108,10 @@ mod tests {
         let mut rx = s.get("1").unwrap().progress;
         p.written(10);
         assert_eq!(rx.borrow_and_update().written, 10);
+        p.written(0);
+        assert_eq!(rx.borrow().restarts, 1, "a restart is visible");
+        p.written(10);
+        assert_eq!(rx.borrow().restarts, 1);
         p.finish(Ok(()));
         assert!(s.get("1").is_none());
         assert!(matches!(rx.borrow().finished, Some(Ok(()))));

@@ -23,7 +23,9 @@ pub struct Attr {
     /// Unix seconds.
     pub mtime: i64,
     pub perm: u16,
-    /// True when the attributes can never change (exact size of an immutable file).
+    /// True when the attributes (and bytes) change only with the index, whose changes are told
+    /// to the kernel (`notify`): directories of the hashed tree, images of exact size,
+    /// sidecars rendered from the row as it is. The kernel may keep them long.
     pub stable: bool,
 }
 
@@ -43,8 +45,9 @@ impl FlickrFs {
             size: 0,
             mtime: self.started,
             perm: 0o555,
-            // Photos are never deleted: a directory that exists stays, with these attributes.
-            // Search directories come and go (see `searches`): the kernel asks again by name.
+            // Photos are kept when deleted (and a pruned one's directories are told to the
+            // kernel): a directory that exists stays, with these attributes. Search
+            // directories come and go (see `searches`): the kernel asks again by name.
             stable: !matches!(node_of(ino), Some(Node::Search(_))),
         }
     }
@@ -109,6 +112,25 @@ impl FlickrFs {
                 };
                 Some(Ok(self.file_attr(ino, size?, mtime, true)))
             }
+            Node::Info(r) => {
+                let Some(level) = self.opts.info_level else {
+                    return Some(Err(Error::not_found()));
+                };
+                let (id, at, rendered, last_update, mtime) = match self.engine.index.info_stat(r) {
+                    Ok(Some(v)) => v,
+                    Ok(None) => return Some(Err(Error::not_found())),
+                    Err(e) => return Some(Err(e.into())),
+                };
+                // Rendered at this level from the row as it is: final until the row changes
+                // (which the change log tells the kernel). Else only `getattr` can tell.
+                if at < level || rendered != Some(last_update) {
+                    return None;
+                }
+                let size = std::fs::metadata(self.engine.store.info_path(&id))
+                    .ok()?
+                    .len();
+                Some(Ok(self.file_attr(ino, size, mtime, true)))
+            }
             _ => None,
         }
     }
@@ -154,17 +176,22 @@ impl FlickrFs {
             }
             Node::Info(r) => {
                 let level = self.opts.info_level.ok_or_else(Error::not_found)?;
-                let (size, mtime) = match self.sidecar(ino, r, level).await? {
+                let (size, mtime, stable) = match self.sidecar(ino, r, level).await? {
                     super::SidecarView::File(row) => {
                         let path = self.engine.store.info_path(&row.id);
                         let size = std::fs::metadata(&path)
                             .map_err(|e| Error::io(format!("cannot stat {}", path.display()), e))?
                             .len();
-                        (size, row.date_upload)
+                        // Rendered from the row: final until the row changes (see `notify`).
+                        (size, row.date_upload, true)
                     }
-                    super::SidecarView::Bytes(b) => (b.len() as u64, self.row(r)?.date_upload),
+                    // Served from memory (a stand-in while comments are pending, or a sidecar
+                    // not yet on disk): it may change soon.
+                    super::SidecarView::Bytes(b) => {
+                        (b.len() as u64, self.row(r)?.date_upload, false)
+                    }
                 };
-                Ok(self.file_attr(ino, size, mtime, false))
+                Ok(self.file_attr(ino, size, mtime, stable))
             }
             // Answered by attr_now.
             Node::Root

@@ -109,6 +109,16 @@ impl FlickrFs {
         }
     }
 
+    /// True when the kernel may keep the listing of directory `ino` between opens: the root,
+    /// `.flickrfs` and the hashed levels change only with the index, whose changes are told to
+    /// the kernel (see `notify`). Searches and views are listed afresh at every open.
+    pub fn listing_cacheable(&self, ino: u64) -> bool {
+        matches!(
+            node_of(ino),
+            Some(Node::Root | Node::Meta | Node::Dir { .. })
+        )
+    }
+
     /// True when listing directory `ino` needs the network first ([`FlickrFs::readdir_async`]).
     pub fn readdir_needs_network(&self, ino: u64) -> bool {
         self.view_needs_network(ino)

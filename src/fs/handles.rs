@@ -152,29 +152,36 @@ impl FlickrFs {
                 (f, following)
             }
         };
-        if let Some(mut fl) = following {
-            // Wait for the bytes asked for (or the end of the download).
-            let want = (offset + size as u64).min(fl.len);
-            let ended = fl
+        let Some(mut fl) = following else {
+            return read_at(&file, offset, size);
+        };
+        // Wait for the bytes asked for (or the end of the download), read them, and read again
+        // if the download restarted meanwhile (the file was cut under the read): a read never
+        // returns fewer bytes than the file will have, except at its end.
+        let want = (offset + size as u64).min(fl.len);
+        loop {
+            let seen = fl
                 .progress
                 .wait_for(|p| p.written >= want || p.finished.is_some())
                 .await
-                .map(|p| p.finished.clone())
-                .unwrap_or(Some(Err(FetchError::Failed(
-                    "the download went away".into(),
-                ))));
-            match ended {
-                None | Some(Ok(())) => {
-                    if matches!(ended, Some(Ok(()))) {
-                        self.stop_following(fh);
-                    }
-                }
-                Some(Err(e)) => {
-                    return Err(Error::fetch(format!("read of inode {ino}"), e));
-                }
+                .map(|p| (p.finished.clone(), p.restarts))
+                .unwrap_or((
+                    Some(Err(FetchError::Failed("the download went away".into()))),
+                    0,
+                ));
+            let (ended, restarts) = seen;
+            if let Some(Err(e)) = ended {
+                return Err(Error::fetch(format!("read of inode {ino}"), e));
+            }
+            let data = read_at(&file, offset, size)?;
+            if ended.is_some() {
+                self.stop_following(fh);
+                return Ok(data);
+            }
+            if fl.progress.borrow().restarts == restarts {
+                return Ok(data);
             }
         }
-        read_at(&file, offset, size)
     }
 
     fn stop_following(&self, fh: u64) {

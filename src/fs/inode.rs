@@ -102,6 +102,11 @@ pub(super) fn dir_ino(prefix: &str) -> u64 {
     DIR_TAG | ((prefix.len() as u64) << 32) | value as u64
 }
 
+/// True for a directory of the hashed tree (not the root).
+pub(super) fn is_dir(ino: u64) -> bool {
+    ino & (0xff << 56) == DIR_TAG
+}
+
 pub(super) fn dir_prefix(len: u32, value: u32) -> String {
     if len == 0 {
         String::new()

@@ -127,6 +127,7 @@ impl FlickrFs {
         let complete = self.listing_complete();
         let counts = self.counts();
         let stats = &self.engine.stats;
+        let (told, logged) = self.changes_told();
         let doc = serde_json::json!({
             "user": self.engine.user.username,
             "user_id": self.engine.user.user_id,
@@ -151,6 +152,9 @@ impl FlickrFs {
             "flickr_answering": crate::flickr::breaker::breaker().answering(),
             "rate_limit_per_hour": self.engine.api.rate_limit_per_hour(),
             "waiting_for_rate_limit_s": self.engine.api.rate_wait().map(|w| w.as_secs().max(1)),
+            // The index's change log: its end, and how far the kernel was told of it.
+            "changes_logged": logged,
+            "changes_told": told,
             "sync": if stats.idle.load(Ordering::SeqCst) { "idle" } else { "syncing" },
         });
         let mut out = serde_json::to_vec_pretty(&doc).unwrap_or_default();

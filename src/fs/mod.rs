@@ -7,8 +7,9 @@
 //! (what `stat` shows), `dir` (lookup and readdir), `handles` (open files and reads), `meta`
 //! (`.flickrfs/status` and search directories), `searches` (which search directories exist),
 //! `counts` (index counts from memory), `views` (albums, dates, tags and README.txt),
-//! `xattr` (extended attributes) and `error` (errno with cause). It never calls the FUSE
-//! adapter; the adapter calls it.
+//! `xattr` (extended attributes), `notify` (what the kernel must forget when the index
+//! changes) and `error` (errno with cause). It never calls the FUSE adapter; the adapter calls
+//! it.
 
 mod attr;
 mod counts;
@@ -17,6 +18,7 @@ mod error;
 mod handles;
 mod inode;
 mod meta;
+mod notify;
 mod searches;
 mod views;
 mod xattr;
@@ -25,6 +27,7 @@ pub use attr::{Attr, DirEntry, Kind};
 pub use counts::FsStats;
 pub use error::{Error, Result};
 pub use inode::{META_NAME, README_NAME, ROOT_INO, SEARCH_NAME, STATUS_NAME};
+pub use notify::{ChangeMark, Inval};
 
 use crate::engine::sidecar::SidecarNow;
 use crate::engine::Engine;
@@ -57,6 +60,8 @@ pub struct FlickrFs {
     counts: counts::CountsCache,
     /// Sidecar bytes given lately (see [`FlickrFs::sidecar`]).
     pending: Mutex<PendingSidecars>,
+    /// How far in the index's change log the kernel has been told (see `notify`).
+    told: std::sync::atomic::AtomicI64,
 }
 
 impl FlickrFs {
@@ -72,6 +77,7 @@ impl FlickrFs {
             views: views::ViewState::default(),
             counts: counts::CountsCache::new(crate::config::COUNTS_MAX_AGE),
             pending: Mutex::new(HashMap::new()),
+            told: std::sync::atomic::AtomicI64::new(0),
         }
     }
 

@@ -477,3 +477,86 @@ fn a_sidecar_whose_comments_are_not_fetched_is_served_at_once_flagged_pending() 
         "a complete one is not pending"
     );
 }
+
+/// The change log turned into invalidations: a size learned drops only the photo's files; a
+/// new photo drops the listings above it (no entry: negative ones are never kept); a removed
+/// photo drops its names and the directories it leaves empty, then the listings.
+#[test]
+fn index_changes_become_precise_invalidations() {
+    use super::notify::Inval;
+    let f = fixture(3, 2, Some(1));
+    let fs = &f.fs;
+    let mut mark = fs.change_mark().unwrap();
+    assert_eq!(fs.invalidations(&mut mark).unwrap(), Some(vec![]));
+    let (p, bytes) = &f.photos[0];
+    let rowid = fs
+        .engine
+        .index
+        .tree_find(&photo::hash(&p.id))
+        .unwrap()
+        .unwrap()
+        .0;
+    fs.engine
+        .index
+        .set_image_cached(&p.id, bytes.len() as u64 + 1)
+        .unwrap();
+    let got = fs.invalidations(&mut mark).unwrap().unwrap();
+    assert_eq!(
+        got,
+        vec![
+            Inval::Inode(inode::image_ino(rowid)),
+            Inval::Inode(inode::info_ino(rowid))
+        ]
+    );
+    // A new photo.
+    let new = Photo::listed("9999999".into());
+    fs.engine.index.upsert_listed(&[&new], 2).unwrap();
+    let h = photo::hash(&new.id);
+    let got = fs.invalidations(&mut mark).unwrap().unwrap();
+    assert!(got.contains(&Inval::Inode(ROOT_INO)), "{got:?}");
+    assert!(got.contains(&Inval::Inode(inode::dir_ino(&h[..1]))));
+    assert!(got.contains(&Inval::Inode(inode::dir_ino(&h[..2]))));
+    assert!(
+        !got.iter().any(|i| matches!(i, Inval::Entry { .. })),
+        "{got:?}"
+    );
+    // The same photo removed (a pruned deletion): its names and its now empty directories.
+    fs.engine
+        .index
+        .conn()
+        .execute("DELETE FROM photos WHERE id = ?1", [&new.id])
+        .unwrap();
+    let got = fs.invalidations(&mut mark).unwrap().unwrap();
+    let leaf = inode::dir_ino(&h[..2]);
+    assert!(got.contains(&Inval::Entry {
+        parent: leaf,
+        name: format!("{h}.jpg")
+    }));
+    assert!(got.contains(&Inval::Entry {
+        parent: leaf,
+        name: format!("{h}.json")
+    }));
+    let holds = |p: &str| fs.engine.index.tree_holds(p).unwrap();
+    assert_eq!(
+        got.contains(&Inval::Entry {
+            parent: inode::dir_ino(&h[..1]),
+            name: h[1..2].to_string()
+        }),
+        !holds(&h[..2])
+    );
+    assert_eq!(
+        got.contains(&Inval::Entry {
+            parent: ROOT_INO,
+            name: h[..1].to_string()
+        }),
+        !holds(&h[..1])
+    );
+    // Files first, then names, then listings.
+    let first_dir = got
+        .iter()
+        .position(|i| *i == Inval::Inode(ROOT_INO))
+        .unwrap();
+    assert!(got[first_dir..]
+        .iter()
+        .all(|i| matches!(i, Inval::Inode(_))));
+}

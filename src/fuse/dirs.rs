@@ -1,4 +1,6 @@
-//! Directory listings for the kernel: a listing is snapshotted at `opendir` and served by
+//! Directory listings for the kernel: a listing is snapshotted at `opendir` (or, for one the
+//! kernel keeps between opens, at the first READDIR; or, when the kernel sends no OPENDIR, by
+//! inode at the READDIR of offset 0) and served by
 //! offset to READDIR and READDIRPLUS alike, through one replier (offsets 1 `.`, 2 `..`, then
 //! the entries), so the two can never disagree.
 
@@ -18,29 +20,46 @@ pub(super) struct Line<'a> {
     pub entry: Option<&'a DirEntry>,
 }
 
-/// Listings of open directories, by handle.
+/// Listings of open directories, by handle. A listing the kernel keeps between opens is
+/// read at the first READDIR (`None` until then): an `opendir` answered from the kernel's
+/// cache then costs nothing.
 #[derive(Default)]
 pub(super) struct Listings {
-    open: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
+    open: Mutex<HashMap<u64, Option<Arc<Vec<DirEntry>>>>>,
     next: AtomicU64,
 }
 
 impl Listings {
-    pub fn insert(&self, entries: Vec<DirEntry>) -> u64 {
+    pub fn insert(&self, entries: Option<Vec<DirEntry>>) -> u64 {
         let fh = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         self.open
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(fh, Arc::new(entries));
+            .insert(fh, entries.map(Arc::new));
         fh
     }
 
-    pub fn get(&self, fh: u64) -> Option<Arc<Vec<DirEntry>>> {
-        self.open
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&fh)
-            .cloned()
+    /// The listing of handle `fh` (`None`: no such handle), reading it with `list` if the
+    /// open did not.
+    pub fn get<E>(
+        &self,
+        fh: u64,
+        list: impl FnOnce() -> Result<Vec<DirEntry>, E>,
+    ) -> Option<Result<Arc<Vec<DirEntry>>, E>> {
+        if let Some(l) = self.open.lock().unwrap_or_else(|e| e.into_inner()).get(&fh) {
+            if let Some(l) = l {
+                return Some(Ok(l.clone()));
+            }
+        } else {
+            return None;
+        }
+        let l = match list() {
+            Ok(l) => Arc::new(l),
+            Err(e) => return Some(Err(e)),
+        };
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = open.get_mut(&fh)?;
+        Some(Ok(slot.get_or_insert(l).clone()))
     }
 
     pub fn remove(&self, fh: u64) {
@@ -51,14 +70,68 @@ impl Listings {
     }
 }
 
+/// Listings read without an open handle (the kernel skips OPENDIR, see the adapter's
+/// `init`), by inode: read at offset 0, reused for the offsets that follow, dropped at the end
+/// (a listing abandoned midway goes with the least recently used, past [`BY_INO_KEPT`]).
+pub(super) struct ByIno {
+    map: Mutex<lru::LruCache<u64, Arc<Vec<DirEntry>>>>,
+}
+
+/// Listings in progress kept at once (one per directory being read).
+const BY_INO_KEPT: usize = 256;
+
+impl Default for ByIno {
+    fn default() -> ByIno {
+        ByIno {
+            map: Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::new(BY_INO_KEPT).expect("not zero"),
+            )),
+        }
+    }
+}
+
+impl ByIno {
+    /// The listing of `ino` for a read at `offset`: read anew at offset 0 (or when none is
+    /// kept), else the one the read at 0 got.
+    pub fn get<E>(
+        &self,
+        ino: u64,
+        offset: u64,
+        list: impl FnOnce() -> Result<Vec<DirEntry>, E>,
+    ) -> Result<Arc<Vec<DirEntry>>, E> {
+        if offset > 0 {
+            if let Some(l) = self.lock().get(&ino) {
+                return Ok(l.clone());
+            }
+        }
+        let l = Arc::new(list()?);
+        self.put(ino, l.clone());
+        Ok(l)
+    }
+
+    pub fn put(&self, ino: u64, l: Arc<Vec<DirEntry>>) {
+        self.lock().put(ino, l);
+    }
+
+    /// The listing of `ino` was read to its end.
+    pub fn done(&self, ino: u64) {
+        self.lock().pop(&ino);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, lru::LruCache<u64, Arc<Vec<DirEntry>>>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Feeds the lines of directory `ino` from `offset` to `add` until it says the reply is full.
 pub(super) fn serve(
     ino: u64,
     entries: &[DirEntry],
     offset: u64,
     mut add: impl FnMut(Line<'_>) -> bool,
-) {
+) -> usize {
     let mut i = offset;
+    let mut served = 0;
     loop {
         let line = match i {
             0 => Line {
@@ -89,8 +162,10 @@ pub(super) fn serve(
         if add(line) {
             break;
         }
+        served += 1;
         i += 1;
     }
+    served
 }
 
 #[cfg(test)]
@@ -132,9 +207,21 @@ mod tests {
         // A rewind starts over.
         assert_eq!(names(&entries, 0, 10).len(), 5);
         let l = Listings::default();
-        let fh = l.insert(entries.clone());
-        assert_eq!(l.get(fh).unwrap().len(), 3);
+        let none = || -> Result<Vec<DirEntry>, ()> { panic!("listed already") };
+        let fh = l.insert(Some(entries.clone()));
+        assert_eq!(l.get(fh, none).unwrap().unwrap().len(), 3);
         l.remove(fh);
-        assert!(l.get(fh).is_none());
+        assert!(l.get(fh, none).is_none());
+        // A lazy listing is read once, at the first READDIR.
+        let fh = l.insert(None);
+        let list = || Ok::<_, ()>(entries.clone());
+        assert_eq!(l.get(fh, list).unwrap().unwrap().len(), 3);
+        assert_eq!(l.get(fh, none).unwrap().unwrap().len(), 3);
+        // Without handles: read at offset 0, reused after, read again once done.
+        let b = ByIno::default();
+        assert_eq!(b.get(7, 0, list).unwrap().len(), 3);
+        assert_eq!(b.get(7, 4, none).unwrap().len(), 3);
+        b.done(7);
+        assert_eq!(b.get(7, 4, list).unwrap().len(), 3);
     }
 }

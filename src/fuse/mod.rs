@@ -12,8 +12,11 @@
 //! kernel then sends no more), so an interrupted request ends by that bound, not at once.
 
 mod dirs;
+mod notify;
 mod passthrough;
 mod reply;
+
+pub use notify::spawn_invalidator;
 
 use crate::config;
 use crate::flickr::breaker::foreground;
@@ -44,6 +47,13 @@ pub struct FuseAdapter {
     given: Arc<Mutex<HashMap<u64, Attr>>>,
     /// Answer xattr calls (else ENOSYS, and the kernel stops asking: `--no-xattr`).
     xattr: bool,
+    /// The kernel sends no OPENDIR (it keeps every listing, see `init`): listings by inode.
+    no_opendir: bool,
+    by_ino: Arc<dirs::ByIno>,
+    /// Listings the kernel must not keep (views, searches), read to their end: the
+    /// invalidation thread makes the kernel forget them at once.
+    volatile: std::sync::mpsc::Sender<u64>,
+    volatile_rx: Mutex<Option<std::sync::mpsc::Receiver<u64>>>,
     /// The longest a request is held (`--fuse-wait`).
     wait: Duration,
 }
@@ -67,6 +77,7 @@ impl FuseAdapter {
     pub fn new(fs: Arc<FlickrFs>, rt: tokio::runtime::Handle, xattr: bool) -> FuseAdapter {
         // SAFETY: getuid/getgid have no preconditions and cannot fail.
         let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        let (tx, rx) = std::sync::mpsc::channel();
         FuseAdapter {
             fs,
             rt,
@@ -77,6 +88,10 @@ impl FuseAdapter {
             given: Arc::new(Mutex::new(HashMap::new())),
             xattr,
             wait: config::FUSE_WAIT,
+            no_opendir: false,
+            by_ino: Arc::new(dirs::ByIno::default()),
+            volatile: tx,
+            volatile_rx: Mutex::new(Some(rx)),
         }
     }
 
@@ -86,29 +101,102 @@ impl FuseAdapter {
         self
     }
 
-    /// What READDIRPLUS says of an entry. One whose attributes would cost a trip (a HEAD, a
-    /// render) goes out with a zero TTL, so the kernel looks it up when it is used, and with
-    /// the attributes the kernel last got for it, so that nothing it holds is overwritten.
-    fn plus_attr(&self, e: &DirEntry) -> (FileAttr, Duration) {
-        let (uid, gid) = (self.uid, self.gid);
-        if let Some(a) = self.fs.entry_attr_now(e) {
-            return (file_attr(&a, uid, gid), ttl(&a));
-        }
-        let known = self
-            .given
+    /// Where the listings the kernel must forget at once arrive (for `spawn_invalidator`);
+    /// taken once, before the adapter goes to the session.
+    pub fn volatile_listings(&self) -> Option<std::sync::mpsc::Receiver<u64>> {
+        self.volatile_rx
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&e.ino)
-            .cloned();
-        let attr = match known {
-            Some(a) => file_attr(&a, uid, gid),
-            None => FileAttr {
-                kind: file_type(e.kind),
-                ..file_attr(&self.fs.dir_attr(e.ino), uid, gid)
-            },
-        };
-        (attr, Duration::ZERO)
+            .take()
     }
+
+    /// The listing of open directory `fh`, read now if the open left it for later; without
+    /// OPENDIR, by inode. `None`: it needs the network first (see `listing_later`).
+    fn listing(&self, ino: u64, fh: u64, offset: u64) -> Option<Result<Arc<Vec<DirEntry>>, Errno>> {
+        if self.no_opendir {
+            if offset == 0 && self.fs.readdir_needs_network(ino) {
+                return None;
+            }
+            return Some(
+                self.by_ino
+                    .get(ino, offset, || self.fs.readdir(ino))
+                    .map_err(|e| errno(&self.fs, e)),
+            );
+        }
+        Some(match self.dirs.get(fh, || self.fs.readdir(ino)) {
+            None => Err(Errno::EBADF),
+            Some(Ok(l)) => Ok(l),
+            Some(Err(e)) => Err(errno(&self.fs, e)),
+        })
+    }
+
+    /// A listing served to its end (`served` 0): dropped, and one the kernel must not keep
+    /// (a view, a search) is forgotten by the kernel at once, so that the next open reads it
+    /// anew (what a handle per open gave).
+    fn served(&self, ino: u64, served: usize) {
+        if self.no_opendir && served == 0 {
+            self.by_ino.done(ino);
+            if !self.fs.listing_cacheable(ino) {
+                let _ = self.volatile.send(ino);
+            }
+        }
+    }
+}
+
+/// What READDIRPLUS says of an entry. One whose attributes would cost a trip (a HEAD, a
+/// render) goes out with a zero TTL, so the kernel looks it up when it is used, and with the
+/// attributes the kernel last got for it, so that nothing it holds is overwritten.
+fn plus_attr(
+    fs: &FlickrFs,
+    given: &Mutex<HashMap<u64, Attr>>,
+    (uid, gid): (u32, u32),
+    e: &DirEntry,
+) -> (FileAttr, Duration) {
+    if let Some(a) = fs.entry_attr_now(e) {
+        return (file_attr(&a, uid, gid), ttl(&a));
+    }
+    let known = given
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&e.ino)
+        .cloned();
+    let attr = match known {
+        Some(a) => file_attr(&a, uid, gid),
+        None => FileAttr {
+            kind: file_type(e.kind),
+            ..file_attr(&fs.dir_attr(e.ino), uid, gid)
+        },
+    };
+    (attr, Duration::ZERO)
+}
+
+/// Fills a READDIRPLUS reply from `offset`; returns how many lines went in (0: the end).
+fn fill_plus(
+    fs: &FlickrFs,
+    given: &Mutex<HashMap<u64, Attr>>,
+    ids: (u32, u32),
+    ino: u64,
+    entries: &[DirEntry],
+    offset: u64,
+    reply: &mut ReplyDirectoryPlus,
+) -> usize {
+    let dot = file_attr(&fs.dir_attr(ino), ids.0, ids.1);
+    let dotdot = file_attr(&fs.dir_attr(ROOT_INO), ids.0, ids.1);
+    dirs::serve(ino, entries, offset, |l| {
+        let (attr, ttl) = match l.entry {
+            Some(e) => plus_attr(fs, given, ids, e),
+            None if l.name == "." => (dot, Duration::ZERO),
+            None => (dotdot, Duration::ZERO),
+        };
+        reply.add(INodeNo(l.ino), l.next, l.name, &ttl, &attr, Generation(0))
+    })
+}
+
+/// Fills a READDIR reply from `offset`; returns how many lines went in (0: the end).
+fn fill(ino: u64, entries: &[DirEntry], offset: u64, reply: &mut ReplyDirectory) -> usize {
+    dirs::serve(ino, entries, offset, |l| {
+        reply.add(INodeNo(l.ino), l.next, file_type(l.kind), l.name)
+    })
 }
 
 fn remember(given: &Mutex<HashMap<u64, Attr>>, a: &Attr) {
@@ -149,6 +237,17 @@ impl Filesystem for FuseAdapter {
         // Names and attributes in one trip: `ls -l`, `find` and rsync then skip a lookup per
         // entry.
         let _ = config.add_capabilities(InitFlags::FUSE_DO_READDIRPLUS);
+        // POSIX ACLs known to the kernel: it then keeps the answer (there are none) with the
+        // inode, instead of asking again for every `ls -l` of every entry (two of the three
+        // requests per directory of a listing walked twice).
+        let _ = config.add_capabilities(InitFlags::FUSE_POSIX_ACL);
+        // No OPENDIR/RELEASEDIR: two round trips per directory of every walk, the largest cost
+        // left on a second `ls -lR` of the hashed tree (as many directories as photos at
+        // depth 4). The kernel then keeps every listing: those that change are forgotten when
+        // they do (`notify`), views and searches as soon as they are read (`served`).
+        self.no_opendir = config
+            .add_capabilities(InitFlags::FUSE_NO_OPENDIR_SUPPORT)
+            .is_ok();
         if let Err(max) = config.set_max_readahead(config::FUSE_MAX_READ) {
             let _ = config.set_max_readahead(max);
         }
@@ -206,6 +305,15 @@ impl Filesystem for FuseAdapter {
         });
     }
 
+    // The kernel dropped the inode: the attributes it was given go too (the map holds only
+    // what the kernel holds).
+    fn forget(&self, _req: &Request, ino: INodeNo, _nlookup: u64) {
+        self.given
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&ino.0);
+    }
+
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
         match self.fs.readlink(ino.0) {
             Ok(target) => reply.data(target.as_bytes()),
@@ -214,22 +322,36 @@ impl Filesystem for FuseAdapter {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        if self.no_opendir {
+            // The kernel then opens every directory itself, keeping its listing
+            // (FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR), and never asks again.
+            return reply.error(Errno::ENOSYS);
+        }
         if self.fs.readdir_needs_network(ino.0) {
             let (fs, dirs, wait) = (self.fs.clone(), self.dirs.clone(), self.wait);
             self.rt.spawn(async move {
                 let what = || format!("listing of inode {}", ino.0);
                 match bounded(wait, what, fs.readdir_async(ino.0)).await {
                     Ok(entries) => {
-                        reply.opened(FileHandle(dirs.insert(entries)), FopenFlags::empty())
+                        reply.opened(FileHandle(dirs.insert(Some(entries))), FopenFlags::empty())
                     }
                     Err(e) => reply.error(errno(&fs, e)),
                 }
             });
             return;
         }
+        if self.fs.listing_cacheable(ino.0) {
+            // The kernel keeps the listing between opens (and READDIR reads it only when the
+            // kernel has none): `notify` tells it when a listing changes.
+            let fh = self.dirs.insert(None);
+            return reply.opened(
+                FileHandle(fh),
+                FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE,
+            );
+        }
         match self.fs.readdir(ino.0) {
             Ok(entries) => {
-                let fh = self.dirs.insert(entries);
+                let fh = self.dirs.insert(Some(entries));
                 reply.opened(FileHandle(fh), FopenFlags::empty());
             }
             Err(e) => reply.error(errno(&self.fs, e)),
@@ -244,13 +366,35 @@ impl Filesystem for FuseAdapter {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let Some(entries) = self.dirs.get(fh.0) else {
-            return reply.error(Errno::EBADF);
+        let entries = match self.listing(ino.0, fh.0, offset) {
+            Some(Ok(l)) => l,
+            Some(Err(e)) => return reply.error(e),
+            None => {
+                // A view to fetch first (no OPENDIR did it): answered from a task.
+                let (fs, by_ino, volatile) =
+                    (self.fs.clone(), self.by_ino.clone(), self.volatile.clone());
+                let wait = self.wait;
+                self.rt.spawn(async move {
+                    let what = || format!("listing of inode {}", ino.0);
+                    match bounded(wait, what, fs.readdir_async(ino.0)).await {
+                        Ok(l) => {
+                            let l = Arc::new(l);
+                            by_ino.put(ino.0, l.clone());
+                            if fill(ino.0, &l, offset, &mut reply) == 0 {
+                                by_ino.done(ino.0);
+                                let _ = volatile.send(ino.0);
+                            }
+                            reply.ok()
+                        }
+                        Err(e) => reply.error(errno(&fs, e)),
+                    }
+                });
+                return;
+            }
         };
-        dirs::serve(ino.0, &entries, offset, |l| {
-            reply.add(INodeNo(l.ino), l.next, file_type(l.kind), l.name)
-        });
+        let n = fill(ino.0, &entries, offset, &mut reply);
         reply.ok();
+        self.served(ino.0, n);
     }
 
     fn readdirplus(
@@ -261,21 +405,47 @@ impl Filesystem for FuseAdapter {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        let Some(entries) = self.dirs.get(fh.0) else {
-            return reply.error(Errno::EBADF);
+        let ids = (self.uid, self.gid);
+        let entries = match self.listing(ino.0, fh.0, offset) {
+            Some(Ok(l)) => l,
+            Some(Err(e)) => return reply.error(e),
+            None => {
+                let (fs, by_ino, volatile, given) = (
+                    self.fs.clone(),
+                    self.by_ino.clone(),
+                    self.volatile.clone(),
+                    self.given.clone(),
+                );
+                let wait = self.wait;
+                self.rt.spawn(async move {
+                    let what = || format!("listing of inode {}", ino.0);
+                    match bounded(wait, what, fs.readdir_async(ino.0)).await {
+                        Ok(l) => {
+                            let l = Arc::new(l);
+                            by_ino.put(ino.0, l.clone());
+                            if fill_plus(&fs, &given, ids, ino.0, &l, offset, &mut reply) == 0 {
+                                by_ino.done(ino.0);
+                                let _ = volatile.send(ino.0);
+                            }
+                            reply.ok()
+                        }
+                        Err(e) => reply.error(errno(&fs, e)),
+                    }
+                });
+                return;
+            }
         };
-        let (uid, gid) = (self.uid, self.gid);
-        let dot = file_attr(&self.fs.dir_attr(ino.0), uid, gid);
-        let dotdot = file_attr(&self.fs.dir_attr(ROOT_INO), uid, gid);
-        dirs::serve(ino.0, &entries, offset, |l| {
-            let (attr, ttl) = match l.entry {
-                Some(e) => self.plus_attr(e),
-                None if l.name == "." => (dot, Duration::ZERO),
-                None => (dotdot, Duration::ZERO),
-            };
-            reply.add(INodeNo(l.ino), l.next, l.name, &ttl, &attr, Generation(0))
-        });
+        let n = fill_plus(
+            &self.fs,
+            &self.given,
+            ids,
+            ino.0,
+            &entries,
+            offset,
+            &mut reply,
+        );
         reply.ok();
+        self.served(ino.0, n);
     }
 
     fn releasedir(

@@ -18,6 +18,17 @@ pub struct Faults {
     pub drop_rate: f64,
     /// Added to every non-control request.
     pub latency_ms: u64,
+    /// Image GET: the next this many are dropped like `drop_rate`'s, whatever the dice say
+    /// (counted down as they happen).
+    #[serde(default)]
+    pub drop_next: u64,
+    /// Image GET: `Range` is ignored (200 and the whole file), as HTTP lets any server do.
+    #[serde(default)]
+    pub ignore_range: bool,
+    /// Image GET: the body goes out in 64 KiB pieces with this pause before each (a slow
+    /// link).
+    #[serde(default)]
+    pub trickle_ms: u64,
 }
 
 /// The fault a request gets.
@@ -74,6 +85,9 @@ impl Faults {
                 "drop_rate" | "fault_drop" => self.drop_rate = rate()?,
                 "retry_after" | "retry_after_secs" => self.retry_after_secs = int()?,
                 "latency_ms" => self.latency_ms = int()?,
+                "drop_next" => self.drop_next = int()?,
+                "ignore_range" => self.ignore_range = int()? != 0,
+                "trickle_ms" => self.trickle_ms = int()?,
                 _ => return Err(format!("unknown fault parameter {k:?}")),
             }
         }

@@ -74,9 +74,11 @@ pub async fn handle(state: &State, req: &Request<Incoming>) -> Response<Body> {
         photo.byte_key(&file),
     ));
     let len = bytes.len() as u64;
+    let slow = lock_faults(state);
     let range = req
         .headers()
         .get(RANGE)
+        .filter(|_| !slow.ignore_range)
         .and_then(|v| v.to_str().ok())
         .map(|v| parse_range(v, len));
     let (status, start, end) = match range {
@@ -120,6 +122,13 @@ pub async fn handle(state: &State, req: &Request<Incoming>) -> Response<Body> {
         let half = slice.slice(..sent as usize);
         DropBody {
             data: Some(half),
+            sleep: None,
+        }
+        .boxed()
+    } else if slow.trickle_ms > 0 {
+        TrickleBody {
+            data: slice.clone(),
+            pause: Duration::from_millis(slow.trickle_ms),
             sleep: None,
         }
         .boxed()
@@ -258,6 +267,49 @@ fn parse_range(v: &str, len: u64) -> Range {
         Range::Unsatisfiable
     } else {
         Range::Slice(a, end.min(len - 1))
+    }
+}
+
+/// The faults that shape an image body (read once per request).
+fn lock_faults(state: &State) -> super::faults::Faults {
+    state
+        .faults
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
+/// A body sent in 64 KiB pieces with a pause before each (the `trickle_ms` fault).
+struct TrickleBody {
+    data: Bytes,
+    pause: Duration,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl hyper::body::Body for TrickleBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if self.data.is_empty() {
+            return Poll::Ready(None);
+        }
+        let pause = self.pause;
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(pause)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.sleep = None;
+                let n = self.data.len().min(64 * 1024);
+                let piece = self.data.split_to(n);
+                Poll::Ready(Some(Ok(Frame::data(piece))))
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 

@@ -19,6 +19,8 @@
 //! Control endpoints (GET, JSON answers, 400 on bad parameters; `user` defaults to manhhai).
 //! Every change is off until one of them (or the config) turns it on:
 //! - `/_stats`, `/_reset_stats`, `/_faults?rate_5xx=&rate_105=&rate_429=&retry_after=&drop_rate=&latency_ms=`
+//!   `&drop_next=N` (drop the next N image GETs), `&ignore_range=1` (answer Range with the whole
+//!   file, as HTTP allows), `&trickle_ms=` (image bodies in 64 KiB pieces, this pause before each)
 //! - `/_expected?user=`: what a correct client ends up with now (see `Expected`).
 //! - `/_grow?user=&n=`: n newer photos at the head.
 //! - `/_delete?user=&n=&where=head|middle|tail|random` or `ids=a,b`: photos gone from
@@ -367,6 +369,7 @@ impl EmulatorArgs {
                 retry_after_secs: self.retry_after,
                 drop_rate: self.fault_drop,
                 latency_ms: self.latency_ms,
+                ..Faults::default()
             },
         }
     }

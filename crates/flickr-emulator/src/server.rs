@@ -254,12 +254,23 @@ impl State {
 
     /// Latency, then the fault dice for a non-control request (counted when one fires).
     pub async fn pre(&self, rest: bool, image_get: bool) -> Fault {
-        let faults = lock(&self.faults).clone();
+        let faults = {
+            let mut f = lock(&self.faults);
+            let now = f.clone();
+            if image_get && f.drop_next > 0 {
+                f.drop_next -= 1;
+            }
+            now
+        };
         if faults.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
         }
         let n = self.requests.fetch_add(1, Ordering::Relaxed);
-        let fault = faults.roll(self.seed, n, rest, image_get);
+        let fault = if image_get && faults.drop_next > 0 {
+            Fault::Drop
+        } else {
+            faults.roll(self.seed, n, rest, image_get)
+        };
         if fault != Fault::None {
             self.with_stats(|s| s.faults_injected += 1);
         }

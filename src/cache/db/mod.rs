@@ -5,11 +5,12 @@
 //! table (resolved user, sync state). Submodules own the rest: `schema` (tables, version),
 //! `photos` (every listed photo with what the listing gave, its image/info state and cached
 //! comments), `hashkey` and `tree` (the hashed tree as index queries), `search` (the FTS5
-//! table), `synth` (synthetic indexes for benchmarks), `telemetry` (counts, API calls,
+//! table), `changes` (the log of changes a mount tells the kernel about), `synth` (synthetic indexes for benchmarks), `telemetry` (counts, API calls,
 //! errors) and `views` (what the albums, dates and tags views read, and the albums cached
 //! between looks). The mirror, the mount, `status` and `search` all
 //! read it; WAL lets them do so while another process writes. No SQL lives outside this folder.
 
+mod changes;
 pub mod hashkey;
 mod photos;
 mod schema;
@@ -19,6 +20,7 @@ mod telemetry;
 mod tree;
 mod views;
 
+pub use changes::{ChangeBatch, PhotoChange};
 pub use telemetry::{ErrorEvent, IndexCounts};
 pub use tree::TreeFile;
 pub use views::AlbumRow;

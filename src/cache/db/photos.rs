@@ -274,6 +274,25 @@ impl Index {
         })
     }
 
+    /// What `stat` of a sidecar needs: (id, rendered level, last_update it was rendered at,
+    /// the row's last_update, upload date).
+    #[allow(clippy::type_complexity)]
+    pub fn info_stat(
+        &self,
+        rowid: i64,
+    ) -> rusqlite::Result<Option<(String, i32, Option<i64>, i64, i64)>> {
+        self.read(|conn| {
+            let mut st = conn.prepare_cached(
+                "SELECT id, info_level, info_last_update, last_update, date_upload
+                 FROM photos WHERE rowid = ?1",
+            )?;
+            st.query_row([rowid], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .optional()
+        })
+    }
+
     /// Up to `limit` photos with a rowid above `after`, by rowid, with their rowids: a whole
     /// index is scanned in batches, never loaded at once.
     pub fn photos_after(&self, after: i64, limit: usize) -> rusqlite::Result<Vec<(i64, Photo)>> {

@@ -177,7 +177,10 @@ mod tests {
             .unwrap();
         }
         let idx = Index::open(&path).unwrap();
-        assert_eq!(idx.meta("schema_version").unwrap().as_deref(), Some("3"));
+        assert_eq!(
+            idx.meta("schema_version").unwrap().as_deref(),
+            Some(super::super::schema::SCHEMA_VERSION.to_string().as_str())
+        );
         assert_eq!(
             idx.meta("last_sweep_at").unwrap(),
             None,
