@@ -129,6 +129,9 @@ impl FlickrFs {
                 let size = std::fs::metadata(self.engine.store.info_path(&id))
                     .ok()?
                     .len();
+                // The kernel now holds the file's size: a read must serve the file, not bytes
+                // held for an earlier `stat` (a stand-in shorter than the file).
+                self.forget_held_sidecar(ino);
                 Some(Ok(self.file_attr(ino, size, mtime, true)))
             }
             _ => None,

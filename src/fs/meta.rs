@@ -132,7 +132,9 @@ impl FlickrFs {
             "user": self.engine.user.username,
             "user_id": self.engine.user.user_id,
             "photos_total": total.or_else(|| self.engine.index.meta_i64("total").ok().flatten().map(|t| t as u64)),
-            "photos_known": counts.photos_indexed - counts.deleted,
+            // Exact (a cheap count), so that it agrees with `listing_complete`; the other
+            // figures may be up to `COUNTS_MAX_AGE` old.
+            "photos_known": self.engine.index.photo_rows().unwrap_or(counts.photos_indexed).saturating_sub(counts.deleted),
             "photos_deleted": counts.deleted,
             "listing_complete": complete,
             "images_cached": counts.images_cached,

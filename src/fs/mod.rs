@@ -138,6 +138,14 @@ impl FlickrFs {
         self.sidecar(ino, rowid, level).await
     }
 
+    /// Drops the bytes held for sidecar `ino` (its size was just given from the file).
+    fn forget_held_sidecar(&self, ino: u64) {
+        let mut pending = self.pending_lock();
+        if !pending.is_empty() {
+            pending.remove(&ino);
+        }
+    }
+
     fn pending_lock(&self) -> std::sync::MutexGuard<'_, PendingSidecars> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
