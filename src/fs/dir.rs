@@ -216,7 +216,18 @@ impl FlickrFs {
             }
             return Ok(out);
         }
-        for f in self.engine.index.tree_files(&prefix)? {
+        let files = self.engine.index.tree_files(&prefix)?;
+        if self.opts.show_images {
+            // The sizes a listing's `stat`s will ask for, probed together, not one by one.
+            self.engine.probe_soon(
+                files
+                    .iter()
+                    .filter(|f| !f.sized)
+                    .map(|f| f.rowid)
+                    .collect::<Vec<_>>(),
+            );
+        }
+        for f in files {
             if self.opts.show_images {
                 out.push(DirEntry {
                     ino: image_ino(f.rowid),

@@ -157,6 +157,120 @@ impl Index {
         rows.collect()
     }
 
+    /// Pending photos whose image is not cached yet (the image pipeline's queue), in
+    /// processing order, uploaded between `from` and `to`, at most `limit`.
+    pub fn pending_images(
+        &self,
+        newest_first: bool,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<Photo>> {
+        self.pending_where("image_cached = 0", newest_first, from, to, limit, None)
+    }
+
+    /// Pending photos whose sidecar falls short of `level` (the API pipeline's queue), in
+    /// processing order, uploaded between `from` and `to`, at most `limit`.
+    pub fn pending_infos(
+        &self,
+        level: i32,
+        newest_first: bool,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<Photo>> {
+        self.pending_where(
+            "(info_level < ?4 OR info_last_update IS NOT last_update)",
+            newest_first,
+            from,
+            to,
+            limit,
+            Some(level),
+        )
+    }
+
+    fn pending_where(
+        &self,
+        filter: &str,
+        newest_first: bool,
+        from: i64,
+        to: i64,
+        limit: usize,
+        level: Option<i32>,
+    ) -> rusqlite::Result<Vec<Photo>> {
+        let conn = self.conn();
+        let dir = if newest_first { "DESC" } else { "ASC" };
+        let sql = format!(
+            "SELECT {COLS} FROM photos
+             WHERE pending = 1 AND deleted_at IS NULL AND date_upload BETWEEN ?1 AND ?2
+                AND {filter}
+             ORDER BY date_upload {dir}, id {dir} LIMIT ?3"
+        );
+        let mut st = conn.prepare_cached(&sql)?;
+        let rows = match level {
+            Some(l) => st
+                .query_map(params![from, to, limit as i64, l], row_to_photo)?
+                .collect(),
+            None => st
+                .query_map(params![from, to, limit as i64], row_to_photo)?
+                .collect(),
+        };
+        rows
+    }
+
+    /// Pending photos that need nothing more of what a run wants (image cached when wanted,
+    /// sidecar at `info_level`) are no longer pending, and their old error is cleared.
+    pub fn settle_complete(
+        &self,
+        want_image: bool,
+        info_level: Option<i32>,
+    ) -> rusqlite::Result<usize> {
+        let level = info_level.unwrap_or(-1);
+        self.conn().execute(
+            "UPDATE photos SET pending = 0, error = NULL WHERE pending = 1 AND (
+                (NOT ?1 OR image_cached = 1)
+                AND (?2 < 0 OR (info_level >= ?2 AND info_last_update IS last_update)))",
+            params![want_image, level],
+        )
+    }
+
+    /// Photos whose image size is not known and could be learned without an API call (a best
+    /// URL from the listing, not cached, not deleted), in processing order after `after`
+    /// (upload date, rowid), at most `limit`: (rowid, upload date).
+    pub fn unsized_photos(
+        &self,
+        newest_first: bool,
+        after: Option<(i64, i64)>,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<(i64, i64)>> {
+        let (dir, cmp, start) = if newest_first {
+            ("DESC", "<", (i64::MAX, i64::MAX))
+        } else {
+            ("ASC", ">", (i64::MIN, i64::MIN))
+        };
+        let (d, r) = after.unwrap_or(start);
+        let sql = format!(
+            "SELECT rowid, date_upload FROM photos
+             WHERE image_size IS NULL AND image_cached = 0 AND deleted_at IS NULL
+                AND best_url IS NOT NULL AND (date_upload, rowid) {cmp} (?1, ?2)
+             ORDER BY date_upload {dir}, rowid {dir} LIMIT ?3"
+        );
+        self.read(|c| {
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(params![d, r, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    /// Remembers an image size learned by a HEAD (kept until the photo is replaced).
+    pub fn set_image_size_by_rowid(&self, rowid: i64, size: u64) -> rusqlite::Result<()> {
+        self.conn().execute(
+            "UPDATE photos SET image_size = ?2 WHERE rowid = ?1 AND image_size IS NULL",
+            params![rowid, size as i64],
+        )?;
+        Ok(())
+    }
+
     /// Every photo deleted from the stream.
     pub fn deleted_photos(&self) -> rusqlite::Result<Vec<Photo>> {
         let conn = self.conn();

@@ -15,6 +15,8 @@ pub struct TreeFile {
     pub hash: String,
     /// Extension of the image file.
     pub ext: String,
+    /// Its image's size is known (cached, or learned by a probe).
+    pub sized: bool,
 }
 
 /// The first key in `lo..hi` (`hi` `None`: to the end).
@@ -82,17 +84,21 @@ impl Index {
                     rowid: r.get(0)?,
                     hash: crate::photo::hash(&id),
                     ext: r.get(2)?,
+                    sized: r.get(3)?,
                 })
             };
             match hi {
                 Some(hi) => c
                     .prepare_cached(
-                        "SELECT rowid, id, ext FROM photos WHERE hkey >= ?1 AND hkey < ?2",
+                        "SELECT rowid, id, ext, image_size IS NOT NULL FROM photos
+                         WHERE hkey >= ?1 AND hkey < ?2",
                     )?
                     .query_map([lo, hi], map)?
                     .collect(),
                 None => c
-                    .prepare_cached("SELECT rowid, id, ext FROM photos WHERE hkey >= ?1")?
+                    .prepare_cached(
+                        "SELECT rowid, id, ext, image_size IS NOT NULL FROM photos WHERE hkey >= ?1",
+                    )?
                     .query_map([lo], map)?
                     .collect(),
             }

@@ -1,0 +1,309 @@
+//! The size prober: exact image sizes learned by HEAD requests on the image host (no API
+//! call), remembered in the index, so that `stat` of an uncached image answers without a
+//! request and an open goes straight to its GET.
+//!
+//! Three priorities, one set of probes under way (a photo is never probed twice at once):
+//! a lookup that needs a size probes it itself, at once ([`Engine::probe_size`]); a readdir
+//! queues its directory's unsized photos ahead of everything else ([`Engine::probe_soon`]);
+//! and, once started ([`Engine::run_prober`]), workers work through every unsized photo in the
+//! prefetch order. At most `probe_concurrency` queued probes run at once. Every size learned is
+//! announced on [`Engine::size_events`] (for a kernel cache that showed the file before).
+
+use super::{Engine, FetchError};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{broadcast, watch, Notify};
+
+/// A size learned for a photo (its image may have been shown with no or another size).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SizeLearned {
+    pub rowid: i64,
+    pub id: String,
+    pub size: u64,
+}
+
+type Outcome = Option<Result<u64, String>>;
+
+/// A probe queued or under way.
+struct Probe {
+    running: bool,
+    done: Arc<watch::Sender<Outcome>>,
+}
+
+#[derive(Default)]
+struct Queues {
+    /// Readdir batches, the latest first.
+    soon: VecDeque<i64>,
+    /// The background feed, in the prefetch order.
+    later: VecDeque<i64>,
+    probes: HashMap<i64, Probe>,
+}
+
+/// The prober's state (one per engine).
+pub struct Prober {
+    queues: Mutex<Queues>,
+    /// Wakes idle workers (something was queued).
+    wake: Notify,
+    /// Wakes the feeder (a worker found the background queue short).
+    hungry: Notify,
+    learned: broadcast::Sender<SizeLearned>,
+    started: AtomicBool,
+}
+
+impl Default for Prober {
+    fn default() -> Self {
+        Prober {
+            queues: Mutex::default(),
+            wake: Notify::new(),
+            hungry: Notify::new(),
+            learned: broadcast::channel(1024).0,
+            started: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Prober {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queues> {
+        self.queues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next queued probe to run (marked running), readdir batches first.
+    fn next(&self) -> Option<(i64, Arc<watch::Sender<Outcome>>)> {
+        let mut q = self.lock();
+        loop {
+            let rowid = match q.soon.pop_front() {
+                Some(r) => r,
+                None => q.later.pop_front()?,
+            };
+            if let Some(p) = q.probes.get_mut(&rowid) {
+                if !p.running {
+                    p.running = true;
+                    return Some((rowid, p.done.clone()));
+                }
+            }
+        }
+    }
+
+    fn finish(&self, rowid: i64, done: &watch::Sender<Outcome>, outcome: Result<u64, String>) {
+        self.lock().probes.remove(&rowid);
+        done.send_replace(Some(outcome));
+    }
+
+    fn backlog(&self) -> usize {
+        self.lock().later.len()
+    }
+}
+
+/// What a probe must do for one photo.
+enum Plan {
+    Known(u64),
+    Head(String),
+    /// Its URL needs `getSizes` (an API call): left to a lookup.
+    NeedsApi,
+}
+
+impl Engine {
+    /// Subscribes to the sizes the prober learns (the hook for a kernel cache to invalidate
+    /// what it was told before).
+    pub fn size_events(&self) -> broadcast::Receiver<SizeLearned> {
+        self.prober.learned.subscribe()
+    }
+
+    /// The exact size of photo `rowid`'s image, probed now if the index does not know it (ahead
+    /// of every queued probe; a probe of it already under way is waited for).
+    pub async fn probe_size(self: &Arc<Self>, rowid: i64) -> Result<u64, FetchError> {
+        let (mine, mut rx) = {
+            let mut q = self.prober.lock();
+            match q.probes.get_mut(&rowid) {
+                Some(p) if p.running => (None, p.done.subscribe()),
+                Some(p) => {
+                    p.running = true;
+                    (Some(p.done.clone()), p.done.subscribe())
+                }
+                None => {
+                    let done = Arc::new(watch::channel(None).0);
+                    let rx = done.subscribe();
+                    q.probes.insert(
+                        rowid,
+                        Probe {
+                            running: true,
+                            done: done.clone(),
+                        },
+                    );
+                    (Some(done), rx)
+                }
+            }
+        };
+        if let Some(done) = mine {
+            let r = self.probe_one(rowid, true).await;
+            self.prober
+                .finish(rowid, &done, r.clone().map_err(|e| e.to_string()));
+            return r;
+        }
+        let outcome = rx
+            .wait_for(|o| o.is_some())
+            .await
+            .map(|o| o.clone())
+            .ok()
+            .flatten();
+        match outcome {
+            Some(Ok(size)) => Ok(size),
+            // The other probe was a queued one that stops short of an API call, or failed:
+            // try once more at top priority.
+            _ => self.probe_one(rowid, true).await,
+        }
+    }
+
+    /// Queues the probes of `rowids` (a directory just listed) ahead of the background feed.
+    /// Does nothing unless the prober runs.
+    pub fn probe_soon(&self, rowids: impl IntoIterator<Item = i64>) {
+        if !self.prober.started.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut q = self.prober.lock();
+        let mut batch = Vec::new();
+        for rowid in rowids {
+            if let std::collections::hash_map::Entry::Vacant(v) = q.probes.entry(rowid) {
+                v.insert(Probe {
+                    running: false,
+                    done: Arc::new(watch::channel(None).0),
+                });
+                batch.push(rowid);
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
+        for rowid in batch.into_iter().rev() {
+            q.soon.push_front(rowid);
+        }
+        drop(q);
+        self.prober.wake.notify_waiters();
+    }
+
+    /// Runs the prober for as long as the runtime does (its workers hold the engine): `workers` probes at once (0: none), fed
+    /// with every unsized photo in the prefetch order, again as the listing adds photos.
+    pub async fn run_prober(self: Arc<Self>, workers: usize) {
+        if workers == 0 || self.prober.started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        for _ in 0..workers {
+            let engine = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    let notified = engine.prober.wake.notified();
+                    tokio::pin!(notified);
+                    notified.as_mut().enable();
+                    match engine.prober.next() {
+                        Some((rowid, done)) => {
+                            if engine.prober.backlog() < workers {
+                                engine.prober.hungry.notify_one();
+                            }
+                            let r = engine.probe_one(rowid, false).await;
+                            engine
+                                .prober
+                                .finish(rowid, &done, r.map_err(|e| e.to_string()));
+                        }
+                        None => notified.await,
+                    }
+                }
+            });
+        }
+        self.feed_prober(workers).await;
+    }
+
+    /// Keeps the background queue a little ahead of the workers, in the prefetch order.
+    async fn feed_prober(self: Arc<Self>, workers: usize) {
+        let newest_first = self.opts.order == super::Order::Lifo;
+        let mut cursor: Option<(i64, i64)> = None;
+        let mut since_restart = std::time::Instant::now();
+        loop {
+            let notified = self.changed.notified();
+            if self.prober.backlog() < 2 * workers {
+                let batch = match self.index.unsized_photos(newest_first, cursor, 4 * workers) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        tracing::warn!("size prober: cannot read the index: {e}");
+                        vec![]
+                    }
+                };
+                if let Some(&(rowid, date)) = batch.last() {
+                    cursor = Some((date, rowid));
+                    let mut q = self.prober.lock();
+                    for (rowid, _) in batch {
+                        if let std::collections::hash_map::Entry::Vacant(v) = q.probes.entry(rowid)
+                        {
+                            v.insert(Probe {
+                                running: false,
+                                done: Arc::new(watch::channel(None).0),
+                            });
+                            q.later.push_back(rowid);
+                        }
+                    }
+                    drop(q);
+                    self.prober.wake.notify_waiters();
+                    continue;
+                }
+                // Caught up: photos listed later in this order come after the cursor; new
+                // ones at the head of the stream before it, found by starting over now and
+                // then.
+                if since_restart.elapsed() > crate::config::PROBE_RESTART_EVERY {
+                    cursor = None;
+                    since_restart = std::time::Instant::now();
+                    continue;
+                }
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = self.prober.hungry.notified() => {}
+                _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            }
+        }
+    }
+
+    /// One probe: the size the index knows, else a HEAD of the image URL (after `getSizes`
+    /// when the listing gave none, only if `may_call_api`), remembered and announced.
+    async fn probe_one(
+        self: &Arc<Self>,
+        rowid: i64,
+        may_call_api: bool,
+    ) -> Result<u64, FetchError> {
+        let row = self
+            .index
+            .photo_by_rowid(rowid)
+            .map_err(FetchError::db)?
+            .ok_or_else(|| "unknown photo".to_string())?;
+        let plan = match row.image_size {
+            Some(s) => Plan::Known(s),
+            None if !self.needs_sizes(&row) => {
+                Plan::Head(row.best.as_ref().map(|b| b.url.clone()).unwrap_or_default())
+            }
+            None => Plan::NeedsApi,
+        };
+        let url = match plan {
+            Plan::Known(s) => return Ok(s),
+            Plan::Head(url) => url,
+            Plan::NeedsApi if may_call_api => {
+                let row = self.ensure_best(&row).await?;
+                row.best.as_ref().map(|b| b.url.clone()).unwrap_or_default()
+            }
+            Plan::NeedsApi => return Err("its URL needs an API call".to_string().into()),
+        };
+        let size = super::download::head_size(self.http(), &url, &self.opts.download)
+            .await
+            .map_err(|e| {
+                self.note_gone(&e);
+                e.to_string()
+            })?;
+        self.index
+            .set_image_size_by_rowid(rowid, size)
+            .map_err(FetchError::db)?;
+        let _ = self.prober.learned.send(SizeLearned {
+            rowid,
+            id: row.id,
+            size,
+        });
+        Ok(size)
+    }
+}
