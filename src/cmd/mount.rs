@@ -142,7 +142,7 @@ async fn background(
     // Exact sizes of the images not cached, learned by HEAD requests in the prefetch order
     // while the listing and the prefetcher go on (a cold `ls -l` then finds them known).
     if engine.opts.want_image {
-        tokio::spawn(engine.clone().run_prober(probe_concurrency));
+        engine.start_prober(probe_concurrency);
     }
     // The HTTP clients (CA certificates) and the walk of the whole cache for temp files left
     // by a crash, after the mount is up (the walk spares the temp files of reads served

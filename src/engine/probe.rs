@@ -4,16 +4,17 @@
 //!
 //! Three priorities, one set of probes under way (a photo is never probed twice at once):
 //! a lookup that needs a size probes it itself, at once ([`Engine::probe_size`]); a readdir
-//! queues its directory's unsized photos ahead of everything else ([`Engine::probe_soon`]);
-//! and, once started ([`Engine::run_prober`]), workers work through every unsized photo in the
-//! prefetch order. At most `probe_concurrency` queued probes run at once. Every size learned is
-//! announced on [`Engine::size_events`] (for a kernel cache that showed the file before).
+//! probes its directory's unsized photos together, beside the background
+//! ([`Engine::probe_soon`]); and background workers ([`Engine::start_prober`]) work through
+//! every unsized photo in the prefetch order. Readdir probes and background probes each keep at
+//! most `--probe-concurrency` HEADs in flight. Every size learned is announced on
+//! [`Engine::size_events`] (for a kernel cache that showed the file before).
 
 use super::{Engine, FetchError};
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use tokio::sync::{broadcast, watch, Notify};
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::{broadcast, watch, Notify, Semaphore};
 
 /// A size learned for a photo (its image may have been shown with no or another size).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,8 +34,6 @@ struct Probe {
 
 #[derive(Default)]
 struct Queues {
-    /// Readdir batches, the latest first.
-    soon: VecDeque<i64>,
     /// The background feed, in the prefetch order.
     later: VecDeque<i64>,
     probes: HashMap<i64, Probe>,
@@ -48,7 +47,10 @@ pub struct Prober {
     /// Wakes the feeder (a worker found the background queue short).
     hungry: Notify,
     learned: broadcast::Sender<SizeLearned>,
-    started: AtomicBool,
+    /// The runtime the readdir probes run on (set by [`Engine::start_prober`]).
+    runtime: OnceLock<tokio::runtime::Handle>,
+    /// Readdir probes in flight.
+    soon: Arc<Semaphore>,
 }
 
 impl Default for Prober {
@@ -58,7 +60,10 @@ impl Default for Prober {
             wake: Notify::new(),
             hungry: Notify::new(),
             learned: broadcast::channel(1024).0,
-            started: AtomicBool::new(false),
+            runtime: OnceLock::new(),
+            soon: Arc::new(Semaphore::new(
+                crate::config::DEFAULT_PROBE_CONCURRENCY as usize,
+            )),
         }
     }
 }
@@ -68,14 +73,11 @@ impl Prober {
         self.queues.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The next queued probe to run (marked running), readdir batches first.
+    /// The next queued probe to run (marked running).
     fn next(&self) -> Option<(i64, Arc<watch::Sender<Outcome>>)> {
         let mut q = self.lock();
         loop {
-            let rowid = match q.soon.pop_front() {
-                Some(r) => r,
-                None => q.later.pop_front()?,
-            };
+            let rowid = q.later.pop_front()?;
             if let Some(p) = q.probes.get_mut(&rowid) {
                 if !p.running {
                     p.running = true;
@@ -155,37 +157,68 @@ impl Engine {
         }
     }
 
-    /// Queues the probes of `rowids` (a directory just listed) ahead of the background feed.
-    /// Does nothing unless the prober runs.
-    pub fn probe_soon(&self, rowids: impl IntoIterator<Item = i64>) {
-        if !self.prober.started.load(Ordering::SeqCst) {
+    /// Probes the unsized photos `rowids` (a directory just listed) together, at most
+    /// `--probe-concurrency` at once, ahead of the background feed; no API call. Does nothing
+    /// before [`Engine::start_prober`].
+    pub fn probe_soon(self: &Arc<Self>, rowids: impl IntoIterator<Item = i64>) {
+        let Some(rt) = self.prober.runtime.get() else {
             return;
-        }
-        let mut q = self.prober.lock();
-        let mut batch = Vec::new();
-        for rowid in rowids {
-            if let std::collections::hash_map::Entry::Vacant(v) = q.probes.entry(rowid) {
-                v.insert(Probe {
-                    running: false,
-                    done: Arc::new(watch::channel(None).0),
-                });
-                batch.push(rowid);
+        };
+        let mut mine = Vec::new();
+        {
+            let mut q = self.prober.lock();
+            for rowid in rowids {
+                match q.probes.entry(rowid) {
+                    Entry::Vacant(v) => {
+                        let done = Arc::new(watch::channel(None).0);
+                        v.insert(Probe {
+                            running: true,
+                            done: done.clone(),
+                        });
+                        mine.push((rowid, done));
+                    }
+                    // Queued in the background: taken over here.
+                    Entry::Occupied(mut o) if !o.get().running => {
+                        o.get_mut().running = true;
+                        mine.push((rowid, o.get().done.clone()));
+                    }
+                    Entry::Occupied(_) => {}
+                }
             }
         }
-        if batch.is_empty() {
-            return;
+        for (rowid, done) in mine {
+            let me = self.clone();
+            let sem = self.prober.soon.clone();
+            rt.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let r = me.probe_one(rowid, false).await;
+                me.prober.finish(rowid, &done, r.map_err(|e| e.to_string()));
+            });
         }
-        for rowid in batch.into_iter().rev() {
-            q.soon.push_front(rowid);
-        }
-        drop(q);
-        self.prober.wake.notify_waiters();
     }
 
-    /// Runs the prober for as long as the runtime does (its workers hold the engine): `workers` probes at once (0: none), fed
-    /// with every unsized photo in the prefetch order, again as the listing adds photos.
-    pub async fn run_prober(self: Arc<Self>, workers: usize) {
-        if workers == 0 || self.prober.started.swap(true, Ordering::SeqCst) {
+    /// Starts the prober on the current runtime: readdir probes from now on, and `workers`
+    /// background probes at once (0: none), fed with every unsized photo in the prefetch order,
+    /// again as the listing adds photos, for as long as the runtime runs (they hold the
+    /// engine). `workers` also bounds the readdir probes (the default when 0).
+    pub fn start_prober(self: &Arc<Self>, workers: usize) {
+        if self
+            .prober
+            .runtime
+            .set(tokio::runtime::Handle::current())
+            .is_err()
+        {
+            return; // started already
+        }
+        let default = crate::config::DEFAULT_PROBE_CONCURRENCY as usize;
+        match workers {
+            0 => {}
+            n if n > default => self.prober.soon.add_permits(n - default),
+            n => {
+                self.prober.soon.forget_permits(default - n);
+            }
+        }
+        if workers == 0 {
             return;
         }
         for _ in 0..workers {
@@ -210,7 +243,7 @@ impl Engine {
                 }
             });
         }
-        self.feed_prober(workers).await;
+        tokio::spawn(self.clone().feed_prober(workers));
     }
 
     /// Keeps the background queue a little ahead of the workers, in the prefetch order.
@@ -232,8 +265,7 @@ impl Engine {
                     cursor = Some((date, rowid));
                     let mut q = self.prober.lock();
                     for (rowid, _) in batch {
-                        if let std::collections::hash_map::Entry::Vacant(v) = q.probes.entry(rowid)
-                        {
+                        if let Entry::Vacant(v) = q.probes.entry(rowid) {
                             v.insert(Probe {
                                 running: false,
                                 done: Arc::new(watch::channel(None).0),
