@@ -239,6 +239,7 @@ impl Engine {
         let level = self.opts.info_level;
         let images = Arc::new(Semaphore::new(self.opts.concurrency.max(1)));
         let apis = Arc::new(Semaphore::new(crate::config::API_WORKERS));
+        let sizes = Arc::new(Semaphore::new(crate::config::API_WORKERS));
         let pass = Arc::new(Pass::default());
         let mut tasks = tokio::task::JoinSet::new();
         loop {
@@ -281,7 +282,14 @@ impl Engine {
                         continue;
                     }
                     work_left = true;
-                    let Ok(permit) = sem.clone().try_acquire_owned() else {
+                    // A photo whose file only `getSizes` names waits for that call without
+                    // holding a download slot.
+                    let sized_first = lane == Lane::Image && self.needs_sizes(&photo);
+                    let gate = if sized_first { &sizes } else { sem };
+                    let Ok(permit) = gate.clone().try_acquire_owned() else {
+                        if sized_first {
+                            continue;
+                        }
                         break;
                     };
                     if !self.claim(&photo.id, lane) {
@@ -301,9 +309,21 @@ impl Engine {
                     started_any = true;
                     let me = self.clone();
                     let pass = pass.clone();
+                    let images = images.clone();
                     tasks.spawn(async move {
                         let id = photo.id.clone();
-                        let r = me.run_part(photo, lane).await;
+                        let mut permit = Some(permit);
+                        let r = if sized_first {
+                            match me.ensure_best(&photo).await {
+                                Ok(row) => {
+                                    permit = images.acquire_owned().await.ok();
+                                    me.run_part(row, lane).await
+                                }
+                                Err(e) => Err(e),
+                            }
+                        } else {
+                            me.run_part(photo, lane).await
+                        };
                         me.release(&id, lane);
                         drop(permit);
                         me.settle(&pass, &id, lane, r);
