@@ -251,6 +251,8 @@ pub struct Engine {
     in_flight: Mutex<HashSet<(String, scheduler::Lane)>>,
     /// One `getSizes` at a time per photo (both pipelines may want its best size).
     best_locks: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// `getSizes` calls the image pipeline waits for: comments calls let them go first.
+    sizes_wanted: AtomicUsize,
     /// The size prober's queues and the sizes it announces.
     prober: probe::Prober,
     /// Signalled when a page is listed or a photo finishes.
@@ -293,6 +295,7 @@ impl Engine {
             stats: SyncStats::default(),
             in_flight: Mutex::new(HashSet::new()),
             best_locks: Mutex::default(),
+            sizes_wanted: AtomicUsize::new(0),
             prober: probe::Prober::default(),
             changed: Notify::new(),
             foreground: AtomicUsize::new(0),

@@ -4,8 +4,8 @@
 //!
 //! Three priorities, one set of probes under way (a photo is never probed twice at once):
 //! a lookup that needs a size probes it itself, at once ([`Engine::probe_size`]); a readdir
-//! probes its directory's unsized photos together, beside the background
-//! ([`Engine::probe_soon`]); and background workers ([`Engine::start_prober`]) work through
+//! probes the unsized photos under its directory together, beside the background
+//! ([`Engine::probe_soon`]; videos too, whose files only `getSizes` names); and background workers ([`Engine::start_prober`]) work through
 //! every unsized photo in the prefetch order. Readdir probes and background probes each keep at
 //! most `--probe-concurrency` HEADs in flight. Every size learned is announced on
 //! [`Engine::size_events`] (for a kernel cache that showed the file before).
@@ -157,9 +157,10 @@ impl Engine {
         }
     }
 
-    /// Probes the unsized photos `rowids` (a directory just listed) together, at most
-    /// `--probe-concurrency` at once, ahead of the background feed; no API call. Does nothing
-    /// before [`Engine::start_prober`].
+    /// Probes the unsized photos `rowids` (under a directory just listed) together, at most
+    /// `--probe-concurrency` at once, ahead of the background feed; a video's `getSizes` call
+    /// included (the stats that follow a listing need it). Does nothing before
+    /// [`Engine::start_prober`].
     pub fn probe_soon(self: &Arc<Self>, rowids: impl IntoIterator<Item = i64>) {
         let Some(rt) = self.prober.runtime.get() else {
             return;
@@ -191,7 +192,8 @@ impl Engine {
             let sem = self.prober.soon.clone();
             rt.spawn(async move {
                 let _permit = sem.acquire_owned().await;
-                let r = me.probe_one(rowid, false).await;
+                // Its stat follows: a video's file (named by getSizes only) is asked for now.
+                let r = me.probe_one(rowid, true).await;
                 me.prober.finish(rowid, &done, r.map_err(|e| e.to_string()));
             });
         }

@@ -314,7 +314,11 @@ impl Engine {
                         let id = photo.id.clone();
                         let mut permit = Some(permit);
                         let r = if sized_first {
-                            match me.ensure_best(&photo).await {
+                            me.sizes_wanted.fetch_add(1, Ordering::SeqCst);
+                            let best = me.ensure_best(&photo).await;
+                            me.sizes_wanted.fetch_sub(1, Ordering::SeqCst);
+                            me.changed.notify_waiters();
+                            match best {
                                 Ok(row) => {
                                     permit = images.acquire_owned().await.ok();
                                     me.run_part(row, lane).await
@@ -377,6 +381,17 @@ impl Engine {
                 } else {
                     row
                 };
+                // Comments are what the API pipeline waits for most: the calls that let an
+                // image download start (getSizes of the image pipeline) go first.
+                if level >= 2 && row.count_comments > 0 {
+                    while self.sizes_wanted.load(Ordering::SeqCst) > 0 {
+                        let notified = self.changed.notified();
+                        tokio::select! {
+                            _ = notified => {}
+                            _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+                        }
+                    }
+                }
                 self.cache_info(&row, level).await
             }
         }

@@ -203,6 +203,15 @@ impl FlickrFs {
             }
         }
         if (prefix.len() as u32) < depth {
+            if self.opts.show_images {
+                // A walk of the tree stats what is below: the sizes not known yet there are
+                // probed now, together, while it goes down (the first ones by hash, as it goes).
+                let below = self
+                    .engine
+                    .index
+                    .tree_unsized(&prefix, crate::config::PROBE_BELOW_DIR)?;
+                self.engine.probe_soon(below);
+            }
             for c in self.engine.index.tree_children(&prefix)? {
                 let child = format!("{prefix}{}", c as char);
                 out.push(DirEntry {

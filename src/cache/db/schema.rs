@@ -13,9 +13,10 @@
 //! is one range query and a file name one equality query. Filled by the migration for every
 //! row that lacks it (about 2 s per million rows, once).
 //!
-//! Without a version of its own: `photos_unsized`, a partial index of the photos whose image
-//! size is not known yet (what the mount's size prober works through), created at every open
-//! when missing; an older binary simply keeps it up to date.
+//! Without a version of its own: `photos_unsized` and `photos_unsized_tree`, partial indexes
+//! (by upload date, by hash key) of the photos whose image size is not known yet (what the
+//! mount's size prober works through, in the prefetch order and under a directory being
+//! listed), created at every open when missing; an older binary simply keeps them up to date.
 
 use rusqlite::Connection;
 
@@ -77,6 +78,8 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
          CREATE INDEX IF NOT EXISTS photos_by_date ON photos(pending, date_upload);
          CREATE INDEX IF NOT EXISTS photos_uploaded ON photos(date_upload);
          CREATE INDEX IF NOT EXISTS photos_unsized ON photos(date_upload)
+            WHERE image_size IS NULL;
+         CREATE INDEX IF NOT EXISTS photos_unsized_tree ON photos(hkey)
             WHERE image_size IS NULL;",
     )?;
     conn.execute(

@@ -108,6 +108,28 @@ impl Index {
         Ok(out)
     }
 
+    /// Up to `limit` photos under directory `prefix` whose image size is not known yet (not
+    /// cached, not deleted), by hash key: what a listing of that directory will want to stat.
+    /// One range of a partial index (empty once every size is known).
+    pub fn tree_unsized(&self, prefix: &str, limit: usize) -> rusqlite::Result<Vec<i64>> {
+        let Some((lo, hi)) = hashkey::range(&prefix[..prefix.len().min(16)]) else {
+            return Ok(Vec::new());
+        };
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT rowid FROM photos
+                 WHERE image_size IS NULL AND hkey >= ?1 AND hkey <= ?2
+                    AND image_cached = 0 AND deleted_at IS NULL
+                 ORDER BY hkey LIMIT ?3",
+            )?;
+            let rows = st.query_map(
+                rusqlite::params![lo, hi.map_or(i64::MAX, |h| h - 1), limit as i64],
+                |r| r.get(0),
+            )?;
+            rows.collect()
+        })
+    }
+
     /// The photo whose hash is `hash` (32 lowercase hex characters): (rowid, image extension).
     pub fn tree_find(&self, hash: &str) -> rusqlite::Result<Option<(i64, String)>> {
         let Some(key) = hashkey::of_hex(hash).filter(|_| hash.len() == 32) else {
