@@ -162,7 +162,10 @@ until_images() { # cache level: sets UNTIL, the seconds until every expected ima
   CHILD=$!
   while :; do
     if [ "$(images_in "$1")" -ge "$PIPE_N" ]; then t1=$(now); break; fi
-    kill -0 "$CHILD" 2>/dev/null || break
+    if ! kill -0 "$CHILD" 2>/dev/null; then # ended: complete (between two looks), or not
+      [ "$(images_in "$1")" -ge "$PIPE_N" ] && t1=$(now)
+      break
+    fi
     sleep 0.2
   done
   kill "$CHILD" 2>/dev/null || true; wait "$CHILD" 2>/dev/null || true; CHILD=
