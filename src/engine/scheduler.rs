@@ -208,21 +208,23 @@ impl Engine {
         dr
     }
 
-    /// Pending photos the workers may take now (bounded count, for the lister's pacing).
+    /// Pending photos the faster pipeline may take now (bounded count, for the lister's
+    /// pacing): the images when they are wanted, so that photos waiting only for their comments
+    /// never hold the listing, and with it the image downloads, back.
     fn queued_ahead(&self) -> Result<u64, SyncError> {
         let range = self.planner().processable();
-        match range {
-            None => Ok(0),
-            Some((lo, hi)) => Ok(self
+        let Some((lo, hi)) = range else {
+            return Ok(0);
+        };
+        let newest_first = self.opts.order == Order::Lifo;
+        let limit = 4 * self.opts.per_page as usize;
+        let n = match (self.opts.want_image, self.opts.info_level) {
+            (true, _) | (false, None) => self.index.pending_images(newest_first, lo, hi, limit)?,
+            (false, Some(level)) => self
                 .index
-                .pending(
-                    self.opts.order == Order::Lifo,
-                    lo,
-                    hi,
-                    4 * self.opts.per_page as usize,
-                )?
-                .len() as u64),
-        }
+                .pending_infos(level, newest_first, lo, hi, limit)?,
+        };
+        Ok(n.len() as u64)
     }
 
     /// Hands pending photos to the two pipelines in planner order until nothing is left: the
