@@ -3,7 +3,9 @@
 //! `views`). Names come from the index (one indexed query per name, per child directory or per
 //! leaf directory), never from the network (a lookup's attributes may need it: see `attr`),
 //! except that an album list or an album's photos are fetched on their first look
-//! ([`FlickrFs::readdir_async`], [`FlickrFs::lookup`]).
+//! ([`FlickrFs::readdir_async`], [`FlickrFs::lookup`]). Listing a directory of the hashed tree
+//! starts, without waiting for them, the size probes of the unsized photos below it (see
+//! `engine::probe`): the stats of a walk then find their sizes known or on their way.
 
 use super::attr::{Attr, DirEntry, Kind};
 use super::error::{Error, Result};
