@@ -29,6 +29,10 @@ type Outcome = Option<Result<u64, String>>;
 /// A probe queued or under way.
 struct Probe {
     running: bool,
+    /// Run for a person (a lookup, a listing): fails at once while Flickr is down (see
+    /// `flickr::breaker`), so a lookup may wait for it. A background probe keeps its retries:
+    /// a lookup never waits for one under way, it probes itself.
+    foreground: bool,
     done: Arc<watch::Sender<Outcome>>,
 }
 
@@ -115,13 +119,15 @@ impl Engine {
     /// The exact size of photo `rowid`'s image, probed now if the index does not know it (ahead
     /// of every queued probe; a probe of it already under way is waited for).
     pub async fn probe_size(self: &Arc<Self>, rowid: i64) -> Result<u64, FetchError> {
-        let (mine, mut rx) = {
+        let joined = {
             let mut q = self.prober.lock();
             match q.probes.get_mut(&rowid) {
-                Some(p) if p.running => (None, p.done.subscribe()),
+                Some(p) if p.running && p.foreground => Some((None, p.done.subscribe())),
+                Some(p) if p.running => None,
                 Some(p) => {
                     p.running = true;
-                    (Some(p.done.clone()), p.done.subscribe())
+                    p.foreground = true;
+                    Some((Some(p.done.clone()), p.done.subscribe()))
                 }
                 None => {
                     let done = Arc::new(watch::channel(None).0);
@@ -130,12 +136,17 @@ impl Engine {
                         rowid,
                         Probe {
                             running: true,
+                            foreground: true,
                             done: done.clone(),
                         },
                     );
-                    (Some(done), rx)
+                    Some((Some(done), rx))
                 }
             }
+        };
+        let Some((mine, mut rx)) = joined else {
+            // A background probe is under way: not waited for (it keeps its retries).
+            return self.probe_one(rowid, true).await;
         };
         if let Some(done) = mine {
             let r = self.probe_one(rowid, true).await;
@@ -174,6 +185,7 @@ impl Engine {
                         let done = Arc::new(watch::channel(None).0);
                         v.insert(Probe {
                             running: true,
+                            foreground: true,
                             done: done.clone(),
                         });
                         mine.push((rowid, done));
@@ -181,6 +193,7 @@ impl Engine {
                     // Queued in the background: taken over here.
                     Entry::Occupied(mut o) if !o.get().running => {
                         o.get_mut().running = true;
+                        o.get_mut().foreground = true;
                         mine.push((rowid, o.get().done.clone()));
                     }
                     Entry::Occupied(_) => {}
@@ -190,12 +203,13 @@ impl Engine {
         for (rowid, done) in mine {
             let me = self.clone();
             let sem = self.prober.soon.clone();
-            rt.spawn(async move {
+            // A person waits for the stats that follow the listing.
+            rt.spawn(crate::flickr::breaker::foreground(async move {
                 let _permit = sem.acquire_owned().await;
                 // Its stat follows: a video's file (named by getSizes only) is asked for now.
                 let r = me.probe_one(rowid, true).await;
                 me.prober.finish(rowid, &done, r.map_err(|e| e.to_string()));
-            });
+            }));
         }
     }
 
@@ -270,6 +284,7 @@ impl Engine {
                         if let Entry::Vacant(v) = q.probes.entry(rowid) {
                             v.insert(Probe {
                                 running: false,
+                                foreground: false,
                                 done: Arc::new(watch::channel(None).0),
                             });
                             q.later.push_back(rowid);

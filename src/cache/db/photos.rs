@@ -539,3 +539,78 @@ fn row_to_photo_at(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<Photo> {
         tags: r.get(o + 26)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn photo(id: &str, date: i64, best: bool, comments: u32) -> Photo {
+        Photo {
+            date_upload: date,
+            count_comments: comments,
+            best: best.then(|| Size {
+                label: "Large".into(),
+                width: 1024,
+                height: 768,
+                url: format!("http://img/{id}.jpg"),
+                media: "photo".into(),
+            }),
+            ..Photo::listed(id.into())
+        }
+    }
+
+    #[test]
+    fn each_pipeline_sees_its_own_queue_and_the_prober_the_unsized_photos() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = Index::open(&dir.path().join("index.sqlite")).unwrap();
+        let rows = [
+            photo("1", 100, true, 0),
+            photo("2", 200, true, 3),
+            photo("3", 300, false, 0),
+        ];
+        idx.upsert_listed(&rows.iter().collect::<Vec<_>>(), 1)
+            .unwrap();
+        let ids = |v: Vec<Photo>| v.into_iter().map(|p| p.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(idx.pending_images(true, 0, 999, 10).unwrap()),
+            ["3", "2", "1"]
+        );
+        // Photo 2's image lands first: the image queue no longer holds it, the API one does.
+        idx.set_image_cached("2", 10).unwrap();
+        assert_eq!(
+            ids(idx.pending_images(true, 0, 999, 10).unwrap()),
+            ["3", "1"]
+        );
+        assert_eq!(
+            ids(idx.pending_infos(2, false, 0, 999, 10).unwrap()),
+            ["1", "2", "3"]
+        );
+        idx.set_info_cached("2", 2, 0).unwrap();
+        assert_eq!(
+            ids(idx.pending_infos(2, false, 0, 999, 10).unwrap()),
+            ["1", "3"]
+        );
+        // Complete photos are settled; the others stay pending.
+        assert_eq!(idx.settle_complete(true, Some(2)).unwrap(), 1);
+        assert!(idx.pending_photo("2").unwrap().is_none());
+        assert!(idx.pending_photo("1").unwrap().is_some());
+        // Unsized: not cached, with a URL from the listing (photo 3 has none), newest first.
+        let left = idx.unsized_photos(true, None, 10).unwrap();
+        assert_eq!(left.len(), 1);
+        let (rowid, date) = left[0];
+        assert_eq!(date, 100);
+        assert!(idx
+            .unsized_photos(true, Some((date, rowid)), 10)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            idx.tree_unsized("", 10).unwrap().len(),
+            2,
+            "by hash: 1 and 3"
+        );
+        idx.set_image_size_by_rowid(rowid, 42).unwrap();
+        assert!(idx.unsized_photos(true, None, 10).unwrap().is_empty());
+        assert_eq!(idx.photo("1").unwrap().unwrap().image_size, Some(42));
+        assert_eq!(idx.tree_unsized("", 10).unwrap().len(), 1);
+    }
+}
