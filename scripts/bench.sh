@@ -8,13 +8,16 @@
 #   scripts/bench.sh --quick   # smaller streams, about 2 minutes
 #   BENCH_BASELINE=/path/to/older/flickrfs scripts/bench.sh   # section 5 also measures that
 #                                                             # binary, side by side
+#   BENCH_ONLY=pipes scripts/bench.sh [--quick]   # section 9 only (the pipelines, the prober)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MODE=full
-N=3000 GROW=700 BIG=100000 HUGE=1000000 RSS_N=20000 READ_N=300 READ_KB=1024 TT_N=15 LIVE_N=20000 SC_N=1000 SC_K=300
+N=3000 GROW=700 BIG=100000 HUGE=1000000 RSS_N=20000 READ_N=300 READ_KB=1024 TT_N=15 LIVE_N=20000
+PIPE_N=3000 LS_N=10000 SC_N=1000 SC_K=300
 case "${1:-}" in
-  --quick) MODE=quick N=800 GROW=300 BIG=20000 HUGE=200000 RSS_N=5000 READ_N=100 LIVE_N=5000 SC_N=500 SC_K=150 ;;
+  --quick) MODE=quick N=800 GROW=300 BIG=20000 HUGE=200000 RSS_N=5000 READ_N=100 LIVE_N=5000
+           PIPE_N=800 LS_N=2000 SC_N=500 SC_K=150 ;;
   "") ;;
   *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
 esac
@@ -126,6 +129,144 @@ mount_stop() { kill -TERM "$MNT_PID"; wait "$MNT_PID" || broken "mount exited no
 echo "bench ($MODE): $N photos for calls and throughput, $READ_N for reads, $BIG for the big listing, $RSS_N for mirror RSS" >&2
 note "$MODE run, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
 note "every mirror and mount ran with $NO_PACING (no pacing: burst 60, then ~28,000 calls/s), but for the stat-during-prefetch row (the default 3,600/hour)"
+
+finish() {
+  note "load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+  print_table
+  if [ ${#BROKEN[@]} -gt 0 ]; then
+    printf 'bench: BROKEN: %s\n' "${BROKEN[@]}" >&2
+    exit 1
+  fi
+  echo "bench: ok, every promise kept" >&2
+  exit 0
+}
+
+# 9. Pipelines that never wait on each other, and the size prober.
+#  (a) A level-2 mirror at --rate-limit 36000 (10 calls/s, so the comments calls are the
+#      bottleneck): seconds until every image is cached (files counted every 0.2 s; the mirror
+#      is then stopped, comments still pending), next to the same mirror at level 1, 10 ms of
+#      latency per request. Target <= 1.3x.
+#  (b) ls -lR of the hashed tree (the 16 top directories, as in section 5) of a cold
+#      --no-prefetch --image-only mount (nothing cached, no size known; the walk starts once
+#      the listing is done) at 20 ms latency, next to 32 curl processes
+#      sending HEADs of the same image URLs (xargs -P 32 -n N/32 curl -sI: one keep-alive
+#      connection each). Target <= 2x. Then the same walk on a second mount of the same cache
+#      (sizes known from the index: no HEAD at all).
+#  (c) Time to first byte of an uncached image on a mount whose prober has finished (every
+#      photo but the videos, whose file only getSizes names, sized), next to curl of the same
+#      URL, alternating. Target <= 1.3x.
+images_in() { find "$1" -type f ! -name '.*' ! -name '*.json' ! -path '*/.flickrfs/*' 2>/dev/null | wc -l; }
+until_images() { # cache level: sets UNTIL, the seconds until every expected image is cached
+  local t0 t1=
+  t0=$(now)
+  "$BIN" mirror --username manhhai --api-url "$API" --rate-limit 36000 --cache-path "$1" \
+    --info-level "$2" --debug 1 >"$WORK/pipe.log" 2>&1 &
+  CHILD=$!
+  while :; do
+    if [ "$(images_in "$1")" -ge "$PIPE_N" ]; then t1=$(now); break; fi
+    if ! kill -0 "$CHILD" 2>/dev/null; then # ended: complete (between two looks), or not
+      [ "$(images_in "$1")" -ge "$PIPE_N" ] && t1=$(now)
+      break
+    fi
+    sleep 0.2
+  done
+  kill "$CHILD" 2>/dev/null || true; wait "$CHILD" 2>/dev/null || true; CHILD=
+  [ -n "$t1" ] || { broken "level-$2 mirror ended with $(images_in "$1") of $PIPE_N images: $(tail -2 "$WORK/pipe.log")"; t1=$(now); }
+  UNTIL=$(secs "$t0" "$t1")
+}
+pipes_rows() {
+  emu_start "$PIPE_N" 24 10
+  expected
+  local commented l1 l2 comments
+  commented=$(exp_of "sum(1 for x in p if x['comments'])")
+  until_images "$WORK/p1" 1; l1=$UNTIL
+  until_images "$WORK/p2" 2; l2=$UNTIL
+  comments=$(stat_of "calls.get('flickr.photos.comments.getList', 0)")
+  verify "$WORK/p2/manhhai" "level-2 mirror (comments pending)"
+  row "every image cached, level-2 mirror of $PIPE_N, --rate-limit 36000" \
+    "$l2 s (then $comments of $commented comments calls made)" "level 1: $l1 s" \
+    "$(calc "\"%.2fx\", $l2/$l1") (target <= 1.3x)"
+  awk -v a="$l2" -v b="$l1" 'BEGIN{exit !(a > 1.3*b)}' && broken "level-2 images took $l2 s, level 1 $l1 s (> 1.3x)"
+
+  emu_start "$LS_N" 2 20
+  expected
+  exp_of "'\n'.join(x['best_url'] for x in p)" >"$WORK/ls_urls.txt"
+  local per=$(( (LS_N + 31) / 32 )) t0 t1 tc lc ls2 heads heads2 lines total got overlap
+  t0=$(now)
+  xargs -P 32 -n "$per" curl -sI <"$WORK/ls_urls.txt" >"$WORK/heads.txt" || broken "curl -sI failed"
+  t1=$(now); tc=$(secs "$t0" "$t1")
+  [ "$(grep -ci '^content-length' "$WORK/heads.txt")" = "$LS_N" ] || broken "curl -sI: not $LS_N answers"
+  reset
+  mount_start "$WORK/mnt_ls" "$WORK/ls" --no-prefetch --wait-index --image-only
+  t0=$(now); lines=$(ls -lR "$WORK/mnt_ls"/[0-9a-f] | wc -l); t1=$(now); lc=$(secs "$t0" "$t1")
+  heads=$(stat_of image_heads)
+  overlap=$(stat_of image_heads_max_overlap)
+  total=$(exp_of "sum(x['best_bytes'] for x in p)")
+  got=$(find "$WORK/mnt_ls"/[0-9a-f] -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
+  [ "$got" = "$total" ] || broken "cold ls -lR: sizes add up to $got, expected $total"
+  mount_stop
+  reset
+  mount_start "$WORK/mnt_ls" "$WORK/ls" --no-prefetch --wait-index --image-only
+  t0=$(now); ls -lR "$WORK/mnt_ls"/[0-9a-f] >/dev/null; t1=$(now); ls2=$(secs "$t0" "$t1")
+  heads2=$(stat_of image_heads)
+  mount_stop
+  row "ls -lR hashed tree, cold --no-prefetch mount of $LS_N (20 ms)" \
+    "$lc s, $lines lines, $heads HEADs (at most $overlap at once)" "xargs -P 32 curl -sI: $tc s" \
+    "$(calc "\"%.2fx\", $lc/$tc") (target <= 2x)"
+  row "ls -lR hashed tree, second mount (sizes from the index)" \
+    "$ls2 s, $heads2 HEADs" "$(calc "\"%.0f us/photo\", $ls2*1e6/$LS_N")" "cold: $lc s"
+  awk -v a="$lc" -v b="$tc" 'BEGIN{exit !(a > 2*b)}' && broken "cold ls -lR took $lc s, curl -sI $tc s (> 2x)"
+  [ "$heads2" = 0 ] || broken "the second mount sent $heads2 HEADs"
+
+  emu_start 200 24 20
+  expected
+  local sized ttfb_m ttfb_c tt_bad gets
+  sized=$(exp_of "sum(1 for x in p if x['media'] != 'video')")
+  mount_start "$WORK/mnt_pt" "$WORK/pt" --no-prefetch --wait-index --image-only
+  for _ in $(seq 600); do [ "$(stat_of image_heads)" -ge "$sized" ] && break; sleep 0.1; done
+  [ "$(stat_of image_heads)" -ge "$sized" ] || broken "the prober sized $(stat_of image_heads) of $sized photos"
+  sleep 0.5 # the last sizes written to the index
+  reset
+  read -r ttfb_m ttfb_c tt_bad < <(python3 - "$WORK/exp.json" "$WORK/mnt_pt" "$TT_N" <<'EOF'
+import hashlib, json, os, statistics, subprocess, sys, time
+photos = [p for p in json.load(open(sys.argv[1]))["photos"] if p["media"] != "video"][: int(sys.argv[3])]
+mnt, m, c, bad = sys.argv[2], [], [], 0
+def by_curl(p):
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{time_starttransfer}", p["best_url"]],
+                         capture_output=True, text=True)
+    c.append(float(out.stdout))
+def by_mount(p):
+    global bad
+    h = hashlib.md5(p["id"].encode()).hexdigest()
+    path = os.path.join(mnt, *h[:4], f"{h}.{p['ext']}")
+    t0 = time.monotonic()
+    size = os.stat(path).st_size
+    with open(path, "rb") as f:
+        first = f.read(1)
+        m.append(time.monotonic() - t0)
+        rest = f.read()
+    bad += hashlib.md5(first + rest).hexdigest() != p["best_md5"] or size != p["best_bytes"]
+for i, p in enumerate(photos):
+    for f in ((by_curl, by_mount) if i % 2 else (by_mount, by_curl)):
+        f(p)
+med = lambda v: statistics.median(v) * 1000
+print(f"{med(m):.1f} {med(c):.1f} {bad}")
+EOF
+)
+  gets=$(stat_of image_heads)
+  mount_stop
+  [ "$tt_bad" = 0 ] || broken "$tt_bad images read through the sized mount had wrong bytes or sizes"
+  row "TTFB, uncached image, prober done (20 ms, median of $TT_N)" \
+    "$ttfb_m ms (stat + open + read 1 byte; $gets HEADs)" "curl: $ttfb_c ms" \
+    "$(calc "\"%.2f x curl\", $ttfb_m/$ttfb_c") (target <= 1.3x)"
+  awk -v a="$ttfb_m" -v b="$ttfb_c" 'BEGIN{exit !(a > 1.3*b)}' && broken "TTFB on a sized mount $ttfb_m ms, curl $ttfb_c ms (> 1.3x)"
+  [ "$MODE" = quick ] && note "section 9 in --quick mode: $PIPE_N photos for the level-2 row, $LS_N for ls -lR (full: 3000 and 10000)"
+  return 0
+}
+if [ "${BENCH_ONLY:-}" = pipes ]; then
+  pipes_rows
+  finish
+fi
 
 # 1. API calls per photo at each info level (fresh cache each), then re-runs after growth.
 #    The budget is derived from the emulator's expected stream, not from the calls made:
@@ -451,7 +592,7 @@ row "peak RSS after ls -lR of $HUGE photos" "$rss MiB (VmHWM)" "$cmp" \
 [ "$DROPPED" = yes ] || note "the page cache could not be dropped here (not root?): first-stat figures are warm"
 rm -rf "$WORK/huge"
 
-# 5c. One cache, two processes: the latency of each lstat of an ls -lR-like walk of the hashed
+# 5d. One cache, two processes: the latency of each lstat of an ls -lR-like walk of the hashed
 #     tree (p50/p99 over every entry) on a fresh mount while a mirror writes into the same
 #     cache (a level-1 pass: a sidecar file and an index update for every photo), next to the
 #     same walk on a fresh mount with nothing else running. A warm-up walk first, so both
@@ -583,7 +724,7 @@ row "live stream, $LIVE_N photos: +500 head, -200, +100 middle, 300 edited" \
 [ "$wrong" = 0 ] || broken "live stream: $wrong photos wrong, missing or stale"
 [ "$idle" = 1 ] || broken "live stream: an unchanged stream cost $idle calls"
 
-# 9. stat of uncached sidecars during a full prefetch at the DEFAULT rate limit (3,600
+# 10. stat of uncached sidecars during a full prefetch at the DEFAULT rate limit (3,600
 #    calls/hour, burst 60: the prefetcher's comments calls wait for tokens all along), fresh
 #    cache, info level 2, 20 ms latency: a person's stat must not queue behind the
 #    prefetcher (issue 19). Oldest photos first (the prefetcher, newest first, reaches them
@@ -627,10 +768,5 @@ row "stat of uncached sidecars during a full prefetch (default rate limit, level
   "$sc_ok (bound 5 s, --fuse-wait; p99 $(calc "\"%.1f\", $sc_p99/($l1_p99 > 0 ? $l1_p99 : 1)") x level 1)"
 [ "$sc_ok" = ok ] || broken "stat of a sidecar during a prefetch took $sc_max ms (bound 5000 ms), or the prefetch was over ($sc_sync)"
 
-note "load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
-print_table
-if [ ${#BROKEN[@]} -gt 0 ]; then
-  printf 'bench: BROKEN: %s\n' "${BROKEN[@]}" >&2
-  exit 1
-fi
-echo "bench: ok, every promise kept" >&2
+pipes_rows
+finish

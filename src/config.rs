@@ -15,6 +15,14 @@ pub const DEFAULT_DEPTH: u8 = 4;
 pub const DEFAULT_INFO_LEVEL: i32 = 2;
 /// Default concurrent image downloads.
 pub const DEFAULT_CONCURRENCY: u16 = 8;
+/// Default HEAD requests the mount's size prober keeps in flight (`--probe-concurrency`).
+pub const DEFAULT_PROBE_CONCURRENCY: u16 = 32;
+/// Unsized photos below a directory of the hashed tree probed when it is listed (by hash).
+pub const PROBE_BELOW_DIR: usize = 1024;
+/// How often the size prober looks again from the head of the stream for unsized photos.
+pub const PROBE_RESTART_EVERY: Duration = Duration::from_secs(30);
+/// Photos whose sidecars are made at once by the API pipeline (the rate limit paces the calls).
+pub const API_WORKERS: usize = 8;
 /// Default API calls per hour (Flickr allows about 3,600 per key).
 pub const DEFAULT_RATE_LIMIT: u32 = 3600;
 /// Calls that may go out at once before the hourly pace applies.

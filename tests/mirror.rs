@@ -645,3 +645,83 @@ fn processes_sharing_a_key_share_one_budget_and_a_restart_gets_no_fresh_burst() 
     c.kill().unwrap();
     let _ = c.wait();
 }
+
+/// `c` with `--rate-limit n` instead of the suite's unpaced default.
+fn paced(c: std::process::Command, n: u32) -> std::process::Command {
+    let args: Vec<_> = c.get_args().map(|a| a.to_os_string()).collect();
+    let mut d = std::process::Command::new(c.get_program());
+    let mut skip = false;
+    for a in args {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if a == "--rate-limit" {
+            skip = true;
+            continue;
+        }
+        d.arg(a);
+    }
+    d.args(["--rate-limit", &n.to_string()])
+        .env("FLICKR_API_KEY", KEY)
+        .env("FLICKR_API_SECRET", SECRET)
+        .env_remove("RUST_LOG");
+    d
+}
+
+#[test]
+fn throttled_comments_do_not_hold_back_the_images() {
+    let emu = Emu::start(300, 89);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c");
+    let exp = emu.expected(USER);
+    let with_comments = exp.photos.iter().filter(|p| !p.comments.is_empty()).count() as u64;
+    // 60 calls an hour: the burst covers the listing and a few dozen comments calls, then one
+    // call a minute. Far fewer than the commented photos.
+    assert!(with_comments > 100, "{with_comments} commented photos");
+    let (mut child, _lines) = watched(paced(
+        mirror_cmd(&emu, &cache, USER, &["--info-level", "2"]),
+        60,
+    ));
+    // Every image lands (md5 checked) while most comments still wait for the rate limit.
+    // Videos are left out: their files are named by getSizes, an API call paced like the rest.
+    let photos: Vec<_> = exp.photos.iter().filter(|p| p.media != "video").collect();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let ok = photos
+            .iter()
+            .filter(|p| {
+                std::fs::read(photo_path(&cache, USER, &p.id, &p.ext, 4))
+                    .is_ok_and(|b| md5_hex(&b) == p.best_md5)
+            })
+            .count();
+        if ok == photos.len() {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the mirror ended with {ok} of {} images",
+            photos.len()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "{ok} of {} images cached, {} comments calls made",
+            photos.len(),
+            emu.calls("flickr.photos.comments.getList")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let comments = emu.calls("flickr.photos.comments.getList");
+    assert!(
+        comments < with_comments / 2,
+        "{comments} of {with_comments} comments calls made: they were not throttled"
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "comments still pending"
+    );
+    child.kill().unwrap();
+    let _ = child.wait();
+    // Every image was downloaded once.
+    assert!(emu.stats().image_gets_by_photo.values().all(|&n| n == 1));
+}

@@ -662,3 +662,83 @@ fn a_mount_over_a_big_index_answers_and_sees_another_writer() {
     assert!(names.contains(&format!("{}.jpg", hashed(&synth::photo_id(N + 1)))));
     assert_eq!(emu.stats().total_calls, 0, "answered from the index alone");
 }
+
+#[test]
+fn a_cold_listing_probes_its_sizes_together_and_the_next_mount_knows_them() {
+    if !fuse_available() {
+        return;
+    }
+    let emu = Emu::start(300, 83);
+    // Every request takes a while: HEADs sent one by one would never overlap.
+    emu.set_faults(Faults {
+        latency_ms: 40,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let mnt = dir.path().join("mnt");
+    let exp = emu.expected(USER);
+    // No background prober: what is probed here is probed by the listing and the lookups.
+    let args = [
+        "--no-prefetch",
+        "--wait-index",
+        "--image-only",
+        "--cache-directory-depth",
+        "1",
+        "--probe-concurrency",
+        "0",
+    ];
+    let mut m = Mount::start(&emu, &cache, &mnt, USER, &args);
+    // The directory holding the most photos.
+    let mut by_dir: std::collections::BTreeMap<char, Vec<&flickr_emulator::ExpectedPhoto>> =
+        Default::default();
+    for p in &exp.photos {
+        by_dir
+            .entry(hashed(&p.id).chars().next().unwrap())
+            .or_default()
+            .push(p);
+    }
+    let (d, photos) = by_dir.iter().max_by_key(|(_, v)| v.len()).unwrap();
+    assert!(photos.len() > 10, "{} photos", photos.len());
+    let before = emu.stats();
+    assert_eq!(before.image_heads, 0, "nothing probed before the listing");
+    // `ls -l`: one listing, then a stat per entry, each exact.
+    let mut seen = 0;
+    for e in std::fs::read_dir(mnt.join(d.to_string())).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        let p = photos
+            .iter()
+            .find(|p| name == format!("{}.{}", hashed(&p.id), p.ext))
+            .unwrap_or_else(|| panic!("unexpected {name}"));
+        assert_eq!(e.metadata().unwrap().len(), p.best_bytes, "size of {name}");
+        seen += 1;
+    }
+    assert_eq!(seen, photos.len());
+    let s = emu.stats();
+    assert!(
+        s.image_heads_max_overlap > 1,
+        "the listing's sizes were probed one at a time ({} HEADs)",
+        s.image_heads
+    );
+    assert!(
+        s.image_heads <= photos.len() as u64,
+        "each size probed once: {} HEADs for {} photos",
+        s.image_heads,
+        photos.len()
+    );
+    assert_eq!(s.image_gets, 0, "a stat downloads nothing");
+    assert!(m.stop().success());
+
+    // The next mount knows the sizes from the index: not a single HEAD.
+    emu.e().reset_stats();
+    let mut m = Mount::start(&emu, &cache, &mnt, USER, &args);
+    for p in photos {
+        let path = mnt
+            .join(d.to_string())
+            .join(format!("{}.{}", hashed(&p.id), p.ext));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), p.best_bytes);
+    }
+    assert_eq!(emu.stats().image_heads, 0);
+    assert!(m.stop().success());
+}

@@ -137,6 +137,11 @@ pub struct MountArgs {
     /// Do not mirror in the background: fetch only what is read.
     #[arg(long)]
     pub no_prefetch: bool,
+    /// HEAD requests (not API calls) kept in flight to learn the exact sizes of images not
+    /// cached yet, in the background, and for a directory being listed (0: none in the
+    /// background; a listing then still probes its entries together).
+    #[arg(long, value_name = "N", default_value_t = config::DEFAULT_PROBE_CONCURRENCY, value_parser = clap::value_parser!(u16).range(0..=256))]
+    pub probe_concurrency: u16,
     /// How often to look for new photos (e.g. 30s, 10m, 1h).
     #[arg(long, value_name = "INTERVAL", default_value = config::DEFAULT_REFRESH, value_parser = parse_interval)]
     pub refresh: Duration,

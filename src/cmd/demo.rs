@@ -96,6 +96,7 @@ pub fn main(args: DemoArgs) -> i32 {
             rate_limit: config::DEFAULT_RATE_LIMIT,
         },
         no_prefetch: false,
+        probe_concurrency: config::DEFAULT_PROBE_CONCURRENCY,
         refresh: Duration::from_secs(30),
         no_xattr: false,
         wait_index: false,

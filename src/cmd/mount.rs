@@ -119,6 +119,7 @@ fn run(args: MountArgs) -> Result<(), String> {
         engine.clone(),
         started,
         args.no_prefetch,
+        args.probe_concurrency as usize,
         args.refresh,
     ));
     let guard = &session.guard;
@@ -148,13 +149,20 @@ fn run(args: MountArgs) -> Result<(), String> {
 }
 
 /// The mount's background work: crash leftovers, the listing (always, so readdir fills up),
-/// the prefetcher (unless disabled), and a refresh every `refresh` for new photos.
+/// the size prober, the prefetcher (unless disabled), and a refresh every `refresh` for new
+/// photos.
 async fn background(
     engine: Arc<Engine>,
     started: std::time::SystemTime,
     no_prefetch: bool,
+    probe_concurrency: usize,
     refresh: Duration,
 ) {
+    // Exact sizes of the images not cached, learned by HEAD requests in the prefetch order
+    // while the listing and the prefetcher go on (a cold `ls -l` then finds them known).
+    if engine.opts.want_image {
+        engine.start_prober(probe_concurrency);
+    }
     // The HTTP clients (CA certificates) and the walk of the whole cache for temp files left
     // by a crash, after the mount is up (the walk spares the temp files of reads served
     // meanwhile: written after `started`).

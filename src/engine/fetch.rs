@@ -1,9 +1,11 @@
-//! The work on one photo: its best image into the store, then its info sidecar, then the
-//! index updated. Also the on-access image fetch the mount uses.
+//! The work on one photo, one part per pipeline: its best image into the store (the image
+//! pipeline), its info sidecar (the API pipeline), each recorded in the index as it lands.
+//! Also the on-access image and sidecar fetches the mount uses.
 
 use super::download::{self, DownloadError};
+use super::scheduler::Lane;
 use super::{Engine, FetchError};
-use crate::flickr::priority::{boostable, with_priority, Priority};
+
 use crate::photo::{best_size, image_ext, Photo};
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -39,63 +41,54 @@ fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
 }
 
 impl Engine {
-    /// Processes one pending photo; never fails: errors are recorded against the photo, except
-    /// a full disk, which halts the run and leaves the photo pending for the next one.
-    pub(crate) async fn process(self: &Arc<Self>, photo: Photo) {
-        // A person who comes to wait for this photo promotes its calls (see `priority`).
-        let id = photo.id.clone();
-        boostable(&id, self.process_photo(photo)).await
-    }
-
-    async fn process_photo(self: &Arc<Self>, photo: Photo) {
-        let hash = crate::photo::hash(&photo.id);
-        let mut error: Option<FetchError> = None;
-        let mut row = photo;
-        if self.opts.want_image && !row.image_cached {
-            // A `getSizes` here is the prefetcher's: after everything else.
-            match with_priority(Priority::Sizes, self.cache_image(&row)).await {
-                Ok(updated) => row = updated,
-                Err(e) => error = Some(e),
-            }
-        }
-        if let Some(level) = self.opts.info_level {
-            let stale = row.info_level < level || row.info_last_update != Some(row.last_update);
-            if stale {
-                let info = with_priority(Priority::Comments, self.cache_info(&row, level));
-                if let Err(e) = info.await {
-                    error.get_or_insert(e);
-                }
-            }
-        }
-        if let Some(FetchError::NoSpace { needed }) = error {
-            self.halt(self.no_space(needed));
-            return;
-        }
-        let error = error.map(|e| e.to_string());
-        if let Some(e) = &error {
-            tracing::warn!("Photo {hash}: {e}");
-            self.stats.errors.fetch_add(1, Ordering::Relaxed);
-        }
-        if let Err(e) = self.index.finish(&row.id, error.as_deref()) {
-            if crate::cache::db::is_disk_full(&e) {
-                self.halt(self.no_space(None));
-                return;
-            }
-            tracing::error!("Photo {hash}: cannot record progress: {e}");
-        }
-        self.stats.photos_done.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Makes sure the row knows its best size, asking `getSizes` only when the listing gave no
-    /// usable URL (or for videos, whose files only `getSizes` names).
-    pub(crate) async fn ensure_best(&self, row: &Photo) -> Result<Photo, FetchError> {
+    /// True when the row's best size is not known well enough to fetch its file: no URL came
+    /// with the listing, or a video whose listing named only a still.
+    pub(crate) fn needs_sizes(&self, row: &Photo) -> bool {
         let is_video_file = row.ext == "mp4"
             && row
                 .best
                 .as_ref()
                 .is_some_and(|b| b.label.contains("Video") || b.label.contains("MP4"));
-        if row.best.is_some() && (row.media != "video" || is_video_file) {
+        !(row.best.is_some() && (row.media != "video" || is_video_file))
+    }
+
+    /// Makes sure the row knows its best size, asking `getSizes` only when the listing gave no
+    /// usable URL (or for videos, whose files only `getSizes` names). Both pipelines may want
+    /// it for the same photo (the image, and the sidecar that names it): one call serves both.
+    pub(crate) async fn ensure_best(&self, row: &Photo) -> Result<Photo, FetchError> {
+        if !self.needs_sizes(row) {
             return Ok(row.clone());
+        }
+        let lock = self
+            .best_locks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(row.id.clone())
+            .or_default()
+            .clone();
+        let r = {
+            let _one = lock.lock().await;
+            self.ensure_best_now(row).await
+        };
+        let mut locks = self.best_locks.lock().unwrap_or_else(|e| e.into_inner());
+        if locks
+            .get(&row.id)
+            .is_some_and(|l| Arc::strong_count(l) <= 2)
+        {
+            locks.remove(&row.id);
+        }
+        r
+    }
+
+    async fn ensure_best_now(&self, row: &Photo) -> Result<Photo, FetchError> {
+        // Another pipeline may have asked while this one waited.
+        if let Some(fresh) = self.index.photo(&row.id).map_err(FetchError::db)? {
+            if !self.needs_sizes(&fresh) {
+                let mut r = row.clone();
+                r.best = fresh.best;
+                r.ext = fresh.ext;
+                return Ok(r);
+            }
         }
         let sizes = self
             .api
@@ -223,7 +216,7 @@ impl Engine {
 
     /// A URL found gone means the listing is stale for that photo (deleted, made private or
     /// replaced on Flickr): the next listing pass sweeps the stream to find out which.
-    fn note_gone(&self, e: &DownloadError) {
+    pub(super) fn note_gone(&self, e: &DownloadError) {
         if matches!(e, DownloadError::Gone) {
             self.request_rescan();
         }
@@ -285,9 +278,9 @@ impl Engine {
             if row.image_cached && self.store.image_path(&row.id, &row.ext).exists() {
                 return Ok(row);
             }
-            if self.claim(id) {
+            if self.claim(id, Lane::Image) {
                 let r = self.cache_image(&row).await;
-                self.release(id);
+                self.release(id, Lane::Image);
                 self.changed.notify_waiters();
                 return r;
             }
@@ -322,9 +315,9 @@ impl Engine {
             if fresh && self.store.info_path(&row.id).exists() {
                 return Ok(row);
             }
-            if self.claim(id) {
+            if self.claim(id, Lane::Api) {
                 let r = self.cache_info(&row, level).await;
-                self.release(id);
+                self.release(id, Lane::Api);
                 self.changed.notify_waiters();
                 r?;
                 return self
@@ -340,25 +333,5 @@ impl Engine {
                 _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
             }
         }
-    }
-
-    /// Exact size of a photo's image before any read: the index, else a HEAD on its URL
-    /// (not an API call), remembered in the index.
-    pub async fn image_size(self: &Arc<Self>, row: &Photo) -> Result<u64, FetchError> {
-        if let Some(s) = row.image_size {
-            return Ok(s);
-        }
-        let row = self.ensure_best(row).await?;
-        let url = row.best.as_ref().map(|b| b.url.clone()).unwrap_or_default();
-        let size = download::head_size(self.http(), &url, &self.opts.download)
-            .await
-            .map_err(|e| {
-                self.note_gone(&e);
-                e.to_string()
-            })?;
-        self.index
-            .set_image_size(&row.id, size)
-            .map_err(FetchError::db)?;
-        Ok(size)
     }
 }

@@ -5,8 +5,9 @@
 //! This module owns the [`Engine`] (one user's API client, index, store and run state), its
 //! options, errors and counters. Submodules: `albums` (photosets, fetched lazily), `open` (which cache directory a typed user
 //! means; index set aside for a rebuild), `listing` (pages in, index updated), `planner`
-//! (which page next, which photos may run), `scheduler` (lister + dispatcher + claims),
-//! `fetch` (one photo: image, then sidecar), `download` (HTTP GET/HEAD of image files),
+//! (which page next, which photos may run), `scheduler` (lister + the image and API
+//! pipelines + claims), `fetch` (one photo's image, its sidecar), `probe` (exact image sizes
+//! by HEAD in the background), `download` (HTTP GET/HEAD of image files),
 //! `stream` (downloads followed by readers), `failures` (errors met outside a photo's fetch,
 //! recorded for `status`), `sidecar` (the JSON file), `relabel` (sidecars
 //! again after the language detector changed), `imageinfo` and `verify` (checking images), `views`
@@ -20,6 +21,7 @@ pub mod imageinfo;
 mod listing;
 mod open;
 pub mod planner;
+pub mod probe;
 mod relabel;
 mod scheduler;
 pub mod sidecar;
@@ -249,8 +251,14 @@ pub struct Engine {
     listing_gen: std::sync::atomic::AtomicI64,
     /// The next pass sweeps the whole stream (`--rescan`, or a URL found gone).
     rescan_requested: std::sync::atomic::AtomicBool,
-    /// Photos being worked on (by the prefetcher or on access).
-    in_flight: Mutex<HashSet<String>>,
+    /// Photos being worked on (by the prefetcher or on access), per pipeline.
+    in_flight: Mutex<HashSet<(String, scheduler::Lane)>>,
+    /// One `getSizes` at a time per photo (both pipelines may want its best size).
+    best_locks: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// `getSizes` calls the image pipeline waits for: comments calls let them go first.
+    sizes_wanted: AtomicUsize,
+    /// The size prober's queues and the sizes it announces.
+    prober: probe::Prober,
     /// Signalled when a page is listed or a photo finishes.
     changed: Notify,
     /// On-access fetches waiting or running: the prefetcher yields while this is non-zero.
@@ -290,6 +298,9 @@ impl Engine {
             opts,
             stats: SyncStats::default(),
             in_flight: Mutex::new(HashSet::new()),
+            best_locks: Mutex::default(),
+            sizes_wanted: AtomicUsize::new(0),
+            prober: probe::Prober::default(),
             changed: Notify::new(),
             foreground: AtomicUsize::new(0),
             calls_recorded: Mutex::new(Default::default()),

@@ -1,12 +1,78 @@
-//! The scheduler of a run: the lister and the dispatcher side by side, photos handed to
-//! workers in planner order within `--concurrency`, claims so that no photo is worked on twice
-//! at once, and the foreground guard through which on-access fetches pause the prefetcher.
+//! The scheduler of a run: the lister and the dispatcher side by side, and two pipelines fed
+//! in planner order that never wait on each other: images (within `--concurrency`) and API
+//! work (sidecars and their comments, paced by the rate limit), joined per photo only to
+//! finish it; claims per pipeline so that no part is worked on twice at once, and the
+//! foreground guard through which on-access fetches pause the prefetcher.
 
-use super::{now_secs, Engine, Order, RunReport, SyncError};
-use crate::flickr::priority::{with_priority, Priority};
+use super::{now_secs, Engine, FetchError, Order, RunReport, SyncError};
+use crate::flickr::priority::{boostable, with_priority, Priority};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
+
+/// The two pipelines a photo's work is split into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Lane {
+    /// The image file: downloads, bounded by `--concurrency`.
+    Image,
+    /// The sidecar: its API calls, paced by the rate limit.
+    Api,
+}
+
+/// What one pass did to each photo so far.
+#[derive(Default)]
+pub(crate) struct Pass {
+    inner: Mutex<PassState>,
+}
+
+#[derive(Default)]
+pub(crate) struct PassState {
+    /// Photos whose part was attempted in this pass (not offered again until the next).
+    tried_image: HashSet<String>,
+    tried_info: HashSet<String>,
+    /// The first error of each photo not finished yet.
+    errors: HashMap<String, String>,
+    /// Photos started (for `--limit`) and finished in this pass.
+    started: HashSet<String>,
+    finished: HashSet<String>,
+}
+
+impl Pass {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PassState> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn tried(&self, lane: Lane) -> usize {
+        let p = self.lock();
+        match lane {
+            Lane::Image => p.tried_image.len(),
+            Lane::Api => p.tried_info.len(),
+        }
+    }
+
+    fn was_tried(&self, id: &str, lane: Lane) -> bool {
+        let p = self.lock();
+        match lane {
+            Lane::Image => p.tried_image.contains(id),
+            Lane::Api => p.tried_info.contains(id),
+        }
+    }
+
+    /// A photo may be started when it already was, or while `limit` allows more.
+    fn may_start(&self, id: &str, limit: Option<usize>) -> bool {
+        let p = self.lock();
+        p.started.contains(id) || limit.is_none_or(|l| p.started.len() < l)
+    }
+
+    fn start(&self, id: &str) {
+        self.lock().started.insert(id.to_string());
+    }
+
+    fn started(&self) -> usize {
+        self.lock().started.len()
+    }
+}
 
 impl Engine {
     /// One mirror pass: lists what is unseen and processes every pending photo in order. A full
@@ -145,104 +211,149 @@ impl Engine {
         dr
     }
 
-    /// Pending photos the workers may take now (bounded count, for the lister's pacing).
+    /// Pending photos the faster pipeline may take now (bounded count, for the lister's
+    /// pacing): the images when they are wanted, so that photos waiting only for their comments
+    /// never hold the listing, and with it the image downloads, back.
     fn queued_ahead(&self) -> Result<u64, SyncError> {
         let range = self.planner().processable();
-        match range {
-            None => Ok(0),
-            Some((lo, hi)) => Ok(self
+        let Some((lo, hi)) = range else {
+            return Ok(0);
+        };
+        let newest_first = self.opts.order == Order::Lifo;
+        let limit = 4 * self.opts.per_page as usize;
+        let n = match (self.opts.want_image, self.opts.info_level) {
+            (true, _) | (false, None) => self.index.pending_images(newest_first, lo, hi, limit)?,
+            (false, Some(level)) => self
                 .index
-                .pending(
-                    self.opts.order == Order::Lifo,
-                    lo,
-                    hi,
-                    4 * self.opts.per_page as usize,
-                )?
-                .len() as u64),
-        }
+                .pending_infos(level, newest_first, lo, hi, limit)?,
+        };
+        Ok(n.len() as u64)
     }
 
-    /// Hands pending photos to workers in planner order until nothing is left.
+    /// Hands pending photos to the two pipelines in planner order until nothing is left: the
+    /// image pipeline (`--concurrency` downloads, no API call but `getSizes` where the listing
+    /// named no file) and the API pipeline (sidecars, with their comments calls paced by the
+    /// rate limit). Neither waits for the other: a photo's image lands as soon as a download
+    /// slot is free, its sidecar when its calls are allowed, and the photo is finished when
+    /// both are. Returns how many photos were started.
     async fn dispatch(
         self: &Arc<Self>,
         lister_done: &std::sync::atomic::AtomicBool,
     ) -> Result<usize, SyncError> {
-        let sem = Arc::new(Semaphore::new(self.opts.concurrency.max(1)));
-        let mut dispatched = 0usize;
+        let want_image = self.opts.want_image;
+        let level = self.opts.info_level;
+        let images = Arc::new(Semaphore::new(self.opts.concurrency.max(1)));
+        let apis = Arc::new(Semaphore::new(crate::config::API_WORKERS));
+        let sizes = Arc::new(Semaphore::new(crate::config::API_WORKERS));
+        let pass = Arc::new(Pass::default());
         let mut tasks = tokio::task::JoinSet::new();
         loop {
-            if self.opts.limit.is_some_and(|l| dispatched >= l) || self.is_halted() {
+            if self.is_halted() {
                 break;
+            }
+            // Yield to on-access reads.
+            if self.foreground.load(Ordering::SeqCst) > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                continue;
             }
             let notified = self.changed.notified();
             let listing_finished = lister_done.load(Ordering::SeqCst);
             let range = self.planner().processable();
-            let batch = match range {
-                Some((lo, hi)) => self.index.pending(
-                    self.opts.order == Order::Lifo,
-                    lo,
-                    hi,
-                    self.opts.concurrency.max(1) * 4 + 64,
-                )?,
-                None => vec![],
-            };
-            let batch: Vec<_> = {
-                let inflight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-                batch
-                    .into_iter()
-                    .filter(|p| !inflight.contains(&p.id))
-                    .collect()
-            };
-            if batch.is_empty() {
-                if listing_finished && tasks.is_empty() && self.in_flight_count() == 0 {
-                    break;
-                }
-                tokio::select! {
-                    _ = notified => {}
-                    Some(r) = tasks.join_next(), if !tasks.is_empty() => { r.map_err(|e| SyncError::Io(format!("worker failed: {e}")))?; }
-                    _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
-                }
-                continue;
-            }
-            // Take just the head of the batch so newly listed photos can jump the queue.
-            for photo in batch.into_iter().take(self.opts.concurrency.max(1)) {
-                if self.opts.limit.is_some_and(|l| dispatched >= l) || self.is_halted() {
-                    break;
-                }
-                // Yield to on-access reads.
-                while self.foreground.load(Ordering::SeqCst) > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                }
-                let permit = sem
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| SyncError::Io("worker pool closed".into()))?;
-                if !self.claim(&photo.id) {
+            let newest_first = self.opts.order == Order::Lifo;
+            let mut started_any = false;
+            let mut work_left = false;
+            for lane in [Lane::Image, Lane::Api] {
+                let (sem, wanted) = match lane {
+                    Lane::Image => (&images, want_image),
+                    Lane::Api => (&apis, level.is_some()),
+                };
+                let Some((lo, hi)) = range.filter(|_| wanted) else {
                     continue;
-                }
-                // The batch is a snapshot: a worker may have finished this photo since. Work
-                // from the current row, or not at all (else comments would be fetched twice).
-                let photo = match self.index.pending_photo(&photo.id)? {
-                    Some(current) => current,
-                    None => {
-                        self.release(&photo.id);
-                        continue;
+                };
+                let free = sem.available_permits();
+                let limit = free.max(1) * 4 + 64 + pass.tried(lane);
+                let batch = match lane {
+                    Lane::Image => self.index.pending_images(newest_first, lo, hi, limit)?,
+                    Lane::Api => {
+                        self.index
+                            .pending_infos(level.unwrap_or(0), newest_first, lo, hi, limit)?
                     }
                 };
-                dispatched += 1;
-                let me = self.clone();
-                tasks.spawn(async move {
-                    let id = photo.id.clone();
-                    me.process(photo).await;
-                    me.release(&id);
-                    drop(permit);
-                    me.changed.notify_waiters();
-                });
-                // Reap finished workers without waiting.
-                while let Some(r) = tasks.try_join_next() {
-                    r.map_err(|e| SyncError::Io(format!("worker failed: {e}")))?;
+                for photo in batch {
+                    if pass.was_tried(&photo.id, lane) || self.is_claimed(&photo.id, lane) {
+                        continue;
+                    }
+                    if !pass.may_start(&photo.id, self.opts.limit) {
+                        continue;
+                    }
+                    work_left = true;
+                    // A photo whose file only `getSizes` names waits for that call without
+                    // holding a download slot.
+                    let sized_first = lane == Lane::Image && self.needs_sizes(&photo);
+                    let gate = if sized_first { &sizes } else { sem };
+                    let Ok(permit) = gate.clone().try_acquire_owned() else {
+                        if sized_first {
+                            continue;
+                        }
+                        break;
+                    };
+                    if !self.claim(&photo.id, lane) {
+                        continue;
+                    }
+                    // The batch is a snapshot: a worker may have finished this photo since.
+                    // Work from the current row, or not at all (else comments would be fetched
+                    // twice).
+                    let photo = match self.index.pending_photo(&photo.id)? {
+                        Some(current) => current,
+                        None => {
+                            self.release(&photo.id, lane);
+                            continue;
+                        }
+                    };
+                    pass.start(&photo.id);
+                    started_any = true;
+                    let me = self.clone();
+                    let pass = pass.clone();
+                    let images = images.clone();
+                    tasks.spawn(async move {
+                        let id = photo.id.clone();
+                        let mut permit = Some(permit);
+                        let r = if sized_first {
+                            me.sizes_wanted.fetch_add(1, Ordering::SeqCst);
+                            let best = me.ensure_best(&photo).await;
+                            me.sizes_wanted.fetch_sub(1, Ordering::SeqCst);
+                            me.changed.notify_waiters();
+                            match best {
+                                Ok(row) => {
+                                    permit = images.acquire_owned().await.ok();
+                                    me.run_part(row, lane).await
+                                }
+                                Err(e) => Err(e),
+                            }
+                        } else {
+                            me.run_part(photo, lane).await
+                        };
+                        me.release(&id, lane);
+                        drop(permit);
+                        me.settle(&pass, &id, lane, r);
+                        me.changed.notify_waiters();
+                    });
                 }
+            }
+            // Reap finished workers without waiting.
+            while let Some(r) = tasks.try_join_next() {
+                r.map_err(|e| SyncError::Io(format!("worker failed: {e}")))?;
+            }
+            if started_any {
+                continue;
+            }
+            if !work_left && listing_finished && tasks.is_empty() && self.in_flight_count() == 0 {
+                break;
+            }
+            tokio::select! {
+                _ = notified => {}
+                Some(r) = tasks.join_next(), if !tasks.is_empty() => { r.map_err(|e| SyncError::Io(format!("worker failed: {e}")))?; }
+                _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
             }
         }
         while let Some(r) = tasks.join_next().await {
@@ -251,21 +362,142 @@ impl Engine {
         if let Some(e) = self.take_halt() {
             return Err(e);
         }
-        Ok(dispatched)
+        // Pending photos that had nothing left to do (a crash between their last write and
+        // their end, an old error since repaired) are done.
+        self.index.settle_complete(want_image, level)?;
+        Ok(pass.started())
     }
 
-    pub(super) fn claim(&self, id: &str) -> bool {
+    /// One pipeline's part of a photo.
+    async fn run_part(
+        self: &Arc<Self>,
+        row: crate::photo::Photo,
+        lane: Lane,
+    ) -> Result<(), FetchError> {
+        // A person who comes to wait for this photo promotes its calls (see `priority`).
+        let id = row.id.clone();
+        boostable(&id, self.run_part_now(row, lane)).await
+    }
+
+    async fn run_part_now(
+        self: &Arc<Self>,
+        row: crate::photo::Photo,
+        lane: Lane,
+    ) -> Result<(), FetchError> {
+        match lane {
+            // A `getSizes` here is the prefetcher's: after everything else (but see below).
+            Lane::Image => with_priority(Priority::Sizes, self.cache_image(&row))
+                .await
+                .map(|_| ()),
+            Lane::Api => {
+                let level = self.opts.info_level.unwrap_or(0);
+                // The sidecar names the image file: learn it first when the listing did not
+                // (the image pipeline may be asking too: one call serves both). A failure
+                // is the image's to report; the sidecar is written all the same.
+                let row = if self.opts.want_image {
+                    self.ensure_best(&row).await.unwrap_or(row)
+                } else {
+                    row
+                };
+                // Comments are what the API pipeline waits for most: the calls that let an
+                // image download start (getSizes of the image pipeline) go first.
+                if level >= 2 && row.count_comments > 0 {
+                    while self.sizes_wanted.load(Ordering::SeqCst) > 0 {
+                        let notified = self.changed.notified();
+                        tokio::select! {
+                            _ = notified => {}
+                            _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+                        }
+                    }
+                }
+                with_priority(Priority::Comments, self.cache_info(&row, level)).await
+            }
+        }
+    }
+
+    /// Records how one pipeline's part of a photo ended. A full disk halts the run (the photo
+    /// stays pending for the next one); once neither pipeline has anything left for the photo
+    /// in this pass, it is finished with its first error, if any.
+    fn settle(&self, pass: &Pass, id: &str, lane: Lane, r: Result<(), FetchError>) {
+        if let Err(FetchError::NoSpace { needed }) = r {
+            self.halt(self.no_space(needed));
+            return;
+        }
+        let mut p = pass.lock();
+        match lane {
+            Lane::Image => p.tried_image.insert(id.to_string()),
+            Lane::Api => p.tried_info.insert(id.to_string()),
+        };
+        if let Err(e) = r {
+            p.errors
+                .entry(id.to_string())
+                .or_insert_with(|| e.to_string());
+        }
+        let other = match lane {
+            Lane::Image => Lane::Api,
+            Lane::Api => Lane::Image,
+        };
+        if p.finished.contains(id) || self.is_claimed(id, other) {
+            return;
+        }
+        let row = match self.index.photo(id) {
+            Ok(Some(row)) => row,
+            Ok(None) => return,
+            Err(e) => {
+                if crate::cache::db::is_disk_full(&e) {
+                    self.halt(self.no_space(None));
+                }
+                return;
+            }
+        };
+        let other_left = match other {
+            Lane::Image => self.opts.want_image && !row.image_cached && !p.tried_image.contains(id),
+            Lane::Api => {
+                self.opts.info_level.is_some_and(|l| {
+                    row.info_level < l || row.info_last_update != Some(row.last_update)
+                }) && !p.tried_info.contains(id)
+            }
+        };
+        if other_left {
+            return;
+        }
+        p.finished.insert(id.to_string());
+        let error = p.errors.remove(id);
+        drop(p);
+        let hash = crate::photo::hash(id);
+        if let Some(e) = &error {
+            tracing::warn!("Photo {hash}: {e}");
+            self.stats.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Err(e) = self.index.finish(id, error.as_deref()) {
+            if crate::cache::db::is_disk_full(&e) {
+                self.halt(self.no_space(None));
+                return;
+            }
+            tracing::error!("Photo {hash}: cannot record progress: {e}");
+        }
+        self.stats.photos_done.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn claim(&self, id: &str, lane: Lane) -> bool {
         self.in_flight
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id.to_string())
+            .insert((id.to_string(), lane))
     }
 
-    pub(super) fn release(&self, id: &str) {
+    pub(super) fn release(&self, id: &str, lane: Lane) {
         self.in_flight
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+            .remove(&(id.to_string(), lane));
+    }
+
+    fn is_claimed(&self, id: &str, lane: Lane) -> bool {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&(id.to_string(), lane))
     }
 
     pub(super) fn in_flight_count(&self) -> usize {

@@ -11,6 +11,7 @@
 //! `"comments_pending": true` (in memory, never in the store, which holds only complete
 //! sidecars) until the comments arrive.
 
+use super::scheduler::Lane;
 use super::{Engine, FetchError};
 use crate::flickr::priority::{boost, is_boostable, opportunistic, with_patience};
 use crate::lang::{Label, Locale, PhotoLocales};
@@ -71,7 +72,7 @@ impl Engine {
                 && now.info_last_update == Some(now.last_update)
                 && self.store.info_path(id).exists()
             {
-                self.release(id);
+                self.release(id, Lane::Api);
                 return Ok(SidecarNow::Complete(Box::new(now)));
             }
             // Only a token that is there now, and not one of the reserve a `stat` with no other
@@ -95,7 +96,7 @@ impl Engine {
                         if let Err(e) = engine.cache_info(&with, level).await {
                             tracing::debug!("Sidecar of photo {}: {e}", with.hash());
                         }
-                        engine.release(&with.id);
+                        engine.release(&with.id, Lane::Api);
                         engine.changed.notify_waiters();
                     });
                     saved.map_err(FetchError::db)?;
@@ -106,7 +107,7 @@ impl Engine {
                         "Comments of photo {} not fetched now ({e}): serving the sidecar without them",
                         row.hash()
                     );
-                    self.release(id);
+                    self.release(id, Lane::Api);
                     self.changed.notify_waiters();
                 }
             }
@@ -136,7 +137,7 @@ impl Engine {
         let deadline = tokio::time::Instant::now() + patience;
         loop {
             let notified = self.changed.notified();
-            if self.claim(id) {
+            if self.claim(id, Lane::Api) {
                 return Ok(true);
             }
             let row = self.photo_row(id)?;

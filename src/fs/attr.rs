@@ -172,7 +172,7 @@ impl FlickrFs {
             Node::Image(r) => {
                 // Not cached and its size not known yet (else attr_now answered).
                 let row = self.row(r)?;
-                let size = self.engine.image_size(&row).await.map_err(|e| {
+                let size = self.engine.probe_size(r).await.map_err(|e| {
                     Error::fetch(format!("size of photo {}", crate::photo::hash(&row.id)), e)
                 })?;
                 Ok(self.file_attr(ino, size, row.date_upload, true))

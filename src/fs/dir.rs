@@ -3,7 +3,9 @@
 //! `views`). Names come from the index (one indexed query per name, per child directory or per
 //! leaf directory), never from the network (a lookup's attributes may need it: see `attr`),
 //! except that an album list or an album's photos are fetched on their first look
-//! ([`FlickrFs::readdir_async`], [`FlickrFs::lookup`]).
+//! ([`FlickrFs::readdir_async`], [`FlickrFs::lookup`]). Listing a directory of the hashed tree
+//! starts, without waiting for them, the size probes of the unsized photos below it (see
+//! `engine::probe`): the stats of a walk then find their sizes known or on their way.
 
 use super::attr::{Attr, DirEntry, Kind};
 use super::error::{Error, Result};
@@ -213,6 +215,15 @@ impl FlickrFs {
             }
         }
         if (prefix.len() as u32) < depth {
+            if self.opts.show_images {
+                // A walk of the tree stats what is below: the sizes not known yet there are
+                // probed now, together, while it goes down (the first ones by hash, as it goes).
+                let below = self
+                    .engine
+                    .index
+                    .tree_unsized(&prefix, crate::config::PROBE_BELOW_DIR)?;
+                self.engine.probe_soon(below);
+            }
             for c in self.engine.index.tree_children(&prefix)? {
                 let child = format!("{prefix}{}", c as char);
                 out.push(DirEntry {
@@ -226,7 +237,18 @@ impl FlickrFs {
             }
             return Ok(out);
         }
-        for f in self.engine.index.tree_files(&prefix)? {
+        let files = self.engine.index.tree_files(&prefix)?;
+        if self.opts.show_images {
+            // The sizes a listing's `stat`s will ask for, probed together, not one by one.
+            self.engine.probe_soon(
+                files
+                    .iter()
+                    .filter(|f| !f.sized)
+                    .map(|f| f.rowid)
+                    .collect::<Vec<_>>(),
+            );
+        }
+        for f in files {
             if self.opts.show_images {
                 out.push(DirEntry {
                     ino: image_ino(f.rowid),

@@ -215,7 +215,7 @@ impl FlickrFs {
                         if let Ok(f) = File::open(&stream.part) {
                             let len = match row.image_size {
                                 Some(n) => n,
-                                None => self.engine.image_size(&row).await.map_err(|e| {
+                                None => self.engine.probe_size(r).await.map_err(|e| {
                                     Error::fetch(format!("size of photo {}", row.hash()), e)
                                 })?,
                             };

@@ -29,6 +29,8 @@ pub async fn handle(state: &State, req: &Request<Incoming>) -> Response<Body> {
             "method not allowed\n",
         );
     }
+    // Held while the HEAD is answered (latency included): how many overlap.
+    let _head = head.then(|| state.head_started());
     state.with_stats(|s| {
         if head {
             s.image_heads += 1

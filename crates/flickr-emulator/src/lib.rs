@@ -119,6 +119,10 @@ pub struct Stats {
     /// GETs of the placeholder image itself.
     #[serde(default)]
     pub placeholder_gets: u64,
+    /// The most HEAD requests of the image host ever answered at once (a client that probes
+    /// sizes one at a time keeps this at 1).
+    #[serde(default)]
+    pub image_heads_max_overlap: u64,
 }
 
 /// What a correct client should end up with for a user (also served by `GET /_expected`).

@@ -55,6 +55,8 @@ pub struct State {
     pub faults: Mutex<Faults>,
     stats: Mutex<Stats>,
     requests: AtomicU64,
+    /// HEAD requests of the image host being answered now (see [`Stats::image_heads_max_overlap`]).
+    heads_in_flight: AtomicU64,
 }
 
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -83,6 +85,7 @@ impl State {
             faults: Mutex::new(cfg.faults.clone()),
             stats: Mutex::new(Stats::default()),
             requests: AtomicU64::new(0),
+            heads_in_flight: AtomicU64::new(0),
         }
     }
 
@@ -277,8 +280,27 @@ impl State {
         fault
     }
 
+    /// Counts a HEAD of the image host as being answered until the guard drops, and keeps
+    /// the most ever answered at once in the stats.
+    pub fn head_started(&self) -> HeadGuard<'_> {
+        let now = self.heads_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.with_stats(|s| s.image_heads_max_overlap = s.image_heads_max_overlap.max(now));
+        HeadGuard { state: self }
+    }
+
     pub fn retry_after(&self) -> u64 {
         lock(&self.faults).retry_after_secs
+    }
+}
+
+/// A HEAD being answered (see [`State::head_started`]).
+pub struct HeadGuard<'a> {
+    state: &'a State,
+}
+
+impl Drop for HeadGuard<'_> {
+    fn drop(&mut self) {
+        self.state.heads_in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

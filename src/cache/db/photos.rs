@@ -157,6 +157,120 @@ impl Index {
         rows.collect()
     }
 
+    /// Pending photos whose image is not cached yet (the image pipeline's queue), in
+    /// processing order, uploaded between `from` and `to`, at most `limit`.
+    pub fn pending_images(
+        &self,
+        newest_first: bool,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<Photo>> {
+        self.pending_where("image_cached = 0", newest_first, from, to, limit, None)
+    }
+
+    /// Pending photos whose sidecar falls short of `level` (the API pipeline's queue), in
+    /// processing order, uploaded between `from` and `to`, at most `limit`.
+    pub fn pending_infos(
+        &self,
+        level: i32,
+        newest_first: bool,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<Photo>> {
+        self.pending_where(
+            "(info_level < ?4 OR info_last_update IS NOT last_update)",
+            newest_first,
+            from,
+            to,
+            limit,
+            Some(level),
+        )
+    }
+
+    fn pending_where(
+        &self,
+        filter: &str,
+        newest_first: bool,
+        from: i64,
+        to: i64,
+        limit: usize,
+        level: Option<i32>,
+    ) -> rusqlite::Result<Vec<Photo>> {
+        let conn = self.conn();
+        let dir = if newest_first { "DESC" } else { "ASC" };
+        let sql = format!(
+            "SELECT {COLS} FROM photos
+             WHERE pending = 1 AND deleted_at IS NULL AND date_upload BETWEEN ?1 AND ?2
+                AND {filter}
+             ORDER BY date_upload {dir}, id {dir} LIMIT ?3"
+        );
+        let mut st = conn.prepare_cached(&sql)?;
+        let rows = match level {
+            Some(l) => st
+                .query_map(params![from, to, limit as i64, l], row_to_photo)?
+                .collect(),
+            None => st
+                .query_map(params![from, to, limit as i64], row_to_photo)?
+                .collect(),
+        };
+        rows
+    }
+
+    /// Pending photos that need nothing more of what a run wants (image cached when wanted,
+    /// sidecar at `info_level`) are no longer pending, and their old error is cleared.
+    pub fn settle_complete(
+        &self,
+        want_image: bool,
+        info_level: Option<i32>,
+    ) -> rusqlite::Result<usize> {
+        let level = info_level.unwrap_or(-1);
+        self.conn().execute(
+            "UPDATE photos SET pending = 0, error = NULL WHERE pending = 1 AND (
+                (NOT ?1 OR image_cached = 1)
+                AND (?2 < 0 OR (info_level >= ?2 AND info_last_update IS last_update)))",
+            params![want_image, level],
+        )
+    }
+
+    /// Photos whose image size is not known and could be learned without an API call (a best
+    /// URL from the listing, not cached, not deleted), in processing order after `after`
+    /// (upload date, rowid), at most `limit`: (rowid, upload date).
+    pub fn unsized_photos(
+        &self,
+        newest_first: bool,
+        after: Option<(i64, i64)>,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<(i64, i64)>> {
+        let (dir, cmp, start) = if newest_first {
+            ("DESC", "<", (i64::MAX, i64::MAX))
+        } else {
+            ("ASC", ">", (i64::MIN, i64::MIN))
+        };
+        let (d, r) = after.unwrap_or(start);
+        let sql = format!(
+            "SELECT rowid, date_upload FROM photos
+             WHERE image_size IS NULL AND image_cached = 0 AND deleted_at IS NULL
+                AND best_url IS NOT NULL AND (date_upload, rowid) {cmp} (?1, ?2)
+             ORDER BY date_upload {dir}, rowid {dir} LIMIT ?3"
+        );
+        self.read(|c| {
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(params![d, r, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    /// Remembers an image size learned by a HEAD (kept until the photo is replaced).
+    pub fn set_image_size_by_rowid(&self, rowid: i64, size: u64) -> rusqlite::Result<()> {
+        self.conn().execute(
+            "UPDATE photos SET image_size = ?2 WHERE rowid = ?1 AND image_size IS NULL",
+            params![rowid, size as i64],
+        )?;
+        Ok(())
+    }
+
     /// Every photo deleted from the stream.
     pub fn deleted_photos(&self) -> rusqlite::Result<Vec<Photo>> {
         let conn = self.conn();
@@ -443,4 +557,79 @@ fn row_to_photo_at(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<Photo> {
         taken_unknown: r.get::<_, i64>(o + 25)? != 0,
         tags: r.get(o + 26)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn photo(id: &str, date: i64, best: bool, comments: u32) -> Photo {
+        Photo {
+            date_upload: date,
+            count_comments: comments,
+            best: best.then(|| Size {
+                label: "Large".into(),
+                width: 1024,
+                height: 768,
+                url: format!("http://img/{id}.jpg"),
+                media: "photo".into(),
+            }),
+            ..Photo::listed(id.into())
+        }
+    }
+
+    #[test]
+    fn each_pipeline_sees_its_own_queue_and_the_prober_the_unsized_photos() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = Index::open(&dir.path().join("index.sqlite")).unwrap();
+        let rows = [
+            photo("1", 100, true, 0),
+            photo("2", 200, true, 3),
+            photo("3", 300, false, 0),
+        ];
+        idx.upsert_listed(&rows.iter().collect::<Vec<_>>(), 1)
+            .unwrap();
+        let ids = |v: Vec<Photo>| v.into_iter().map(|p| p.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(idx.pending_images(true, 0, 999, 10).unwrap()),
+            ["3", "2", "1"]
+        );
+        // Photo 2's image lands first: the image queue no longer holds it, the API one does.
+        idx.set_image_cached("2", 10).unwrap();
+        assert_eq!(
+            ids(idx.pending_images(true, 0, 999, 10).unwrap()),
+            ["3", "1"]
+        );
+        assert_eq!(
+            ids(idx.pending_infos(2, false, 0, 999, 10).unwrap()),
+            ["1", "2", "3"]
+        );
+        idx.set_info_cached("2", 2, 0).unwrap();
+        assert_eq!(
+            ids(idx.pending_infos(2, false, 0, 999, 10).unwrap()),
+            ["1", "3"]
+        );
+        // Complete photos are settled; the others stay pending.
+        assert_eq!(idx.settle_complete(true, Some(2)).unwrap(), 1);
+        assert!(idx.pending_photo("2").unwrap().is_none());
+        assert!(idx.pending_photo("1").unwrap().is_some());
+        // Unsized: not cached, with a URL from the listing (photo 3 has none), newest first.
+        let left = idx.unsized_photos(true, None, 10).unwrap();
+        assert_eq!(left.len(), 1);
+        let (rowid, date) = left[0];
+        assert_eq!(date, 100);
+        assert!(idx
+            .unsized_photos(true, Some((date, rowid)), 10)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            idx.tree_unsized("", 10).unwrap().len(),
+            2,
+            "by hash: 1 and 3"
+        );
+        idx.set_image_size_by_rowid(rowid, 42).unwrap();
+        assert!(idx.unsized_photos(true, None, 10).unwrap().is_empty());
+        assert_eq!(idx.photo("1").unwrap().unwrap().image_size, Some(42));
+        assert_eq!(idx.tree_unsized("", 10).unwrap().len(), 1);
+    }
 }

@@ -18,6 +18,11 @@
 //! inputs changed), written by triggers so that every writer in every process (an older binary
 //! included) records its changes, and read by mounts to tell the kernel exactly what to forget
 //! (see `changes`). The log keeps its last [`CHANGES_KEPT`] entries.
+//!
+//! Without a version of its own: `photos_unsized` and `photos_unsized_tree`, partial indexes
+//! (by upload date, by hash key) of the photos whose image size is not known yet (what the
+//! mount's size prober works through, in the prefetch order and under a directory being
+//! listed), created at every open when missing; an older binary simply keeps them up to date.
 
 use rusqlite::Connection;
 
@@ -134,7 +139,11 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "CREATE INDEX IF NOT EXISTS photos_hkey ON photos(hkey);
          CREATE INDEX IF NOT EXISTS photos_by_date ON photos(pending, date_upload);
-         CREATE INDEX IF NOT EXISTS photos_uploaded ON photos(date_upload);",
+         CREATE INDEX IF NOT EXISTS photos_uploaded ON photos(date_upload);
+         CREATE INDEX IF NOT EXISTS photos_unsized ON photos(date_upload)
+            WHERE image_size IS NULL;
+         CREATE INDEX IF NOT EXISTS photos_unsized_tree ON photos(hkey)
+            WHERE image_size IS NULL;",
     )?;
     conn.execute_batch(&changes_sql())?;
     conn.execute(

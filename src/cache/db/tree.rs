@@ -15,6 +15,8 @@ pub struct TreeFile {
     pub hash: String,
     /// Extension of the image file.
     pub ext: String,
+    /// Its image's size is known (cached, or learned by a probe).
+    pub sized: bool,
 }
 
 /// The first key in `lo..hi` (`hi` `None`: to the end).
@@ -82,17 +84,21 @@ impl Index {
                     rowid: r.get(0)?,
                     hash: crate::photo::hash(&id),
                     ext: r.get(2)?,
+                    sized: r.get(3)?,
                 })
             };
             match hi {
                 Some(hi) => c
                     .prepare_cached(
-                        "SELECT rowid, id, ext FROM photos WHERE hkey >= ?1 AND hkey < ?2",
+                        "SELECT rowid, id, ext, image_size IS NOT NULL FROM photos
+                         WHERE hkey >= ?1 AND hkey < ?2",
                     )?
                     .query_map([lo, hi], map)?
                     .collect(),
                 None => c
-                    .prepare_cached("SELECT rowid, id, ext FROM photos WHERE hkey >= ?1")?
+                    .prepare_cached(
+                        "SELECT rowid, id, ext, image_size IS NOT NULL FROM photos WHERE hkey >= ?1",
+                    )?
                     .query_map([lo], map)?
                     .collect(),
             }
@@ -100,6 +106,28 @@ impl Index {
         out.retain(|f| f.hash.starts_with(prefix));
         out.sort_by(|a, b| a.hash.cmp(&b.hash));
         Ok(out)
+    }
+
+    /// Up to `limit` photos under directory `prefix` whose image size is not known yet (not
+    /// cached, not deleted), by hash key: what a listing of that directory will want to stat.
+    /// One range of a partial index (empty once every size is known).
+    pub fn tree_unsized(&self, prefix: &str, limit: usize) -> rusqlite::Result<Vec<i64>> {
+        let Some((lo, hi)) = hashkey::range(&prefix[..prefix.len().min(16)]) else {
+            return Ok(Vec::new());
+        };
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT rowid FROM photos
+                 WHERE image_size IS NULL AND hkey >= ?1 AND hkey <= ?2
+                    AND image_cached = 0 AND deleted_at IS NULL
+                 ORDER BY hkey LIMIT ?3",
+            )?;
+            let rows = st.query_map(
+                rusqlite::params![lo, hi.map_or(i64::MAX, |h| h - 1), limit as i64],
+                |r| r.get(0),
+            )?;
+            rows.collect()
+        })
     }
 
     /// The photo whose hash is `hash` (32 lowercase hex characters): (rowid, image extension).
