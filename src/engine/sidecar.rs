@@ -123,11 +123,11 @@ impl Engine {
         Ok(SidecarNow::Pending(render_pending(&row, self.owner())))
     }
 
-    /// Claims `id`, waiting for whoever works on it: at most `patience` for the prefetcher
-    /// (which may be waiting for the rate limit: its calls are promoted meanwhile), as long
-    /// as it takes for an on-access fetch (an image download, another reader's sidecar: no
-    /// rate wait; the FUSE bound still holds). False when that was not enough, or when the
-    /// sidecar became complete meanwhile (then nothing is claimed; the caller looks again).
+    /// Claims `id`'s API lane, waiting at most `patience` for whoever holds it: the
+    /// prefetcher (maybe waiting for the rate limit, or for a worker before it even started:
+    /// its calls are promoted meanwhile) or another reader's sidecar being written. False when
+    /// that was not enough, or when the sidecar became complete meanwhile (then nothing is
+    /// claimed; the caller looks again). Image downloads claim the other lane: never waited on.
     async fn claim_within(
         &self,
         id: &str,
@@ -142,16 +142,17 @@ impl Engine {
             }
             let row = self.photo_row(id)?;
             let fresh = row.info_level >= level && row.info_last_update == Some(row.last_update);
-            let prefetcher = is_boostable(id);
-            if fresh || (prefetcher && tokio::time::Instant::now() >= deadline) {
+            if fresh || tokio::time::Instant::now() >= deadline {
                 return Ok(false);
             }
             // The prefetcher's calls for it go first now.
-            boost(id);
+            if is_boostable(id) {
+                boost(id);
+            }
             tokio::select! {
                 _ = notified => {}
                 _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
-                _ = tokio::time::sleep_until(deadline), if prefetcher => {}
+                _ = tokio::time::sleep_until(deadline) => {}
             }
         }
     }
