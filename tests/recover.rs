@@ -355,11 +355,13 @@ fn a_mount_on_a_full_disk_serves_what_is_cached_and_answers_enospc() {
     let emu = Emu::start_with(flickr_emulator::EmulatorConfig {
         photos: 60,
         seed: 12,
-        image_kb: 48,
+        image_kb: 200,
         ..Default::default()
     });
     let dir = tempfile::tempdir().unwrap();
-    let disk = Tmpfs::mount(&dir.path().join("disk"), "1m");
+    // Room for the index, its write-ahead log (the size prober and the change log write a
+    // few pages per photo) and some images, not for 12 MB of them.
+    let disk = Tmpfs::mount(&dir.path().join("disk"), "4m");
     let cache = disk.0.join("cache");
     let mnt = dir.path().join("mnt");
     let exp = emu.expected(USER);
@@ -378,7 +380,7 @@ fn a_mount_on_a_full_disk_serves_what_is_cached_and_answers_enospc() {
             }
         }
     }
-    let e = full.expect("a 1 MiB disk cannot hold 3 MB of images");
+    let e = full.expect("a 4 MiB disk cannot hold 12 MB of images");
     assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
     assert!(!served.is_empty());
     // What is cached is still served, byte for byte, without a request.
