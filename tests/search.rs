@@ -168,7 +168,12 @@ fn status_figures_equal_the_emulator_and_the_cache() {
     assert_eq!(s["pages_pending"], 0);
     assert_eq!(s["errors"], 0);
     assert_eq!(s["bytes_on_disk"], dir_bytes(&root));
-    assert_eq!(s["api_calls_last_hour"], emu.stats().total_calls);
+    // Every call is counted as it is made, before it is sent: one abandoned on the way (the
+    // lister stopped at the end of a run) counts though Flickr never saw it, the safe side of
+    // a rate budget. Never fewer than Flickr saw.
+    let counted = s["api_calls_last_hour"].as_u64().unwrap();
+    let seen = emu.stats().total_calls;
+    assert!((seen..=seen + 2).contains(&counted), "{counted} counted, {seen} seen");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
