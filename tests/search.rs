@@ -173,7 +173,10 @@ fn status_figures_equal_the_emulator_and_the_cache() {
     // a rate budget. Never fewer than Flickr saw.
     let counted = s["api_calls_last_hour"].as_u64().unwrap();
     let seen = emu.stats().total_calls;
-    assert!((seen..=seen + 2).contains(&counted), "{counted} counted, {seen} seen");
+    assert!(
+        (seen..=seen + 2).contains(&counted),
+        "{counted} counted, {seen} seen"
+    );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
