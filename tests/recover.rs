@@ -451,9 +451,6 @@ fn wait_for(path: &Path) {
 /// every image byte-exact and every sidecar right, the mirror finishes, both mounts stop
 /// cleanly, and the cache is complete with no temp file left.
 #[test]
-#[ignore = "known bug, issue 14 left open: after the session's merges a read through one mount \
-            returned an empty image once in a clean-clone CI run (passed in 3 other runs); \
-            run with --ignored"]
 fn two_mounts_and_a_mirror_share_one_cache_under_faults() {
     if !fuse_available() {
         return;

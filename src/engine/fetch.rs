@@ -167,8 +167,12 @@ impl Engine {
                 tmp.len().unwrap_or(0)
             );
         }
-        // Readers of this image (the mount) follow the download instead of waiting for it.
-        let publisher = self.streams.publish(&row.id, tmp.path().to_path_buf());
+        // Readers of this image (the mount) follow the download instead of waiting for it,
+        // through a descriptor of this very file: its name may hold another file later (see
+        // `Stream::part`). We hold its lock, so the name is still ours while we open it.
+        let reader = std::fs::File::open(tmp.path())
+            .map_err(|e| FetchError::io(&context, &e, row.image_size))?;
+        let publisher = self.streams.publish(&row.id, reader);
         let size =
             match download::download_to(self.http(), url, &mut tmp, &self.opts.download, |n| {
                 publisher.written(n)

@@ -1,11 +1,11 @@
 //! Downloads in progress, published so that a reader can be served the bytes as they arrive
-//! instead of after the whole image: the partial file's path plus a watch of how much of it is
-//! written and how the download ended.
+//! instead of after the whole image: a descriptor of the partial file plus a watch of how much
+//! of it is written and how the download ended.
 
 use super::FetchError;
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::Mutex;
+use std::fs::File;
+use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 /// How far a download has come.
@@ -23,7 +23,11 @@ pub struct Progress {
 /// A download a reader can follow.
 #[derive(Clone, Debug)]
 pub struct Stream {
-    pub part: PathBuf,
+    /// The partial file itself, opened by the writer while it held the file's lock: never a
+    /// path, because the path may name another file by the time a reader opens it (once the
+    /// download is renamed into place, a waiting writer in another process creates a fresh,
+    /// empty partial file under the same name). After the rename it is the final file.
+    pub part: Arc<File>,
     pub progress: watch::Receiver<Progress>,
 }
 
@@ -35,10 +39,12 @@ pub struct Streams {
 }
 
 impl Streams {
-    /// Publishes the download of `id` into `part`; the returned publisher reports progress and
-    /// withdraws the stream when dropped (as failed, unless it was finished).
-    pub fn publish(&self, id: &str, part: PathBuf) -> Publisher<'_> {
+    /// Publishes the download of `id` into the partial file `part` (a read-only descriptor of
+    /// it); the returned publisher reports progress and withdraws the stream when dropped (as
+    /// failed, unless it was finished).
+    pub fn publish(&self, id: &str, part: File) -> Publisher<'_> {
         let (tx, rx) = watch::channel(Progress::default());
+        let part = Arc::new(part);
         self.lock()
             .insert(id.to_string(), Stream { part, progress: rx });
         self.published.notify_waiters();
@@ -104,7 +110,7 @@ mod tests {
     #[test]
     fn a_stream_lives_while_its_publisher_does() {
         let s = Streams::default();
-        let p = s.publish("1", PathBuf::from("/x"));
+        let p = s.publish("1", tempfile::tempfile().unwrap());
         let mut rx = s.get("1").unwrap().progress;
         p.written(10);
         assert_eq!(rx.borrow_and_update().written, 10);
@@ -115,9 +121,33 @@ mod tests {
         p.finish(Ok(()));
         assert!(s.get("1").is_none());
         assert!(matches!(rx.borrow().finished, Some(Ok(()))));
-        let p = s.publish("2", PathBuf::from("/y"));
+        let p = s.publish("2", tempfile::tempfile().unwrap());
         let rx = s.get("2").unwrap().progress;
         drop(p);
         assert!(matches!(rx.borrow().finished, Some(Err(_))));
+    }
+
+    /// The race that emptied reads through a mount beside a mirror: the download is renamed
+    /// into place and another writer creates a fresh, empty partial file under the old name
+    /// before a follower opens it. A follower reads the download's own file, whatever the
+    /// name holds now.
+    #[test]
+    fn a_follower_reads_the_download_not_whatever_its_name_holds_now() {
+        use std::io::Write;
+        use std::os::unix::fs::FileExt;
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("x.jpg.part");
+        let mut writer = File::create(&part).unwrap();
+        let s = Streams::default();
+        let p = s.publish("1", File::open(&part).unwrap());
+        writer.write_all(b"the whole image").unwrap();
+        p.written(15);
+        std::fs::rename(&part, dir.path().join("x.jpg")).unwrap();
+        File::create(&part).unwrap(); // the next writer's empty partial file
+        let stream = s.get("1").unwrap();
+        p.finish(Ok(()));
+        let mut buf = [0u8; 15];
+        assert_eq!(stream.part.read_at(&mut buf, 0).unwrap(), 15);
+        assert_eq!(&buf, b"the whole image");
     }
 }

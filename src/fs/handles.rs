@@ -212,7 +212,9 @@ impl FlickrFs {
                 loop {
                     let started = self.engine.streams.changed();
                     if let Some(stream) = self.engine.streams.get(&row.id) {
-                        if let Ok(f) = File::open(&stream.part) {
+                        // A new descriptor of the download's own file (never its name: see
+                        // `Stream::part`), so that this handle outlives the stream.
+                        if let Ok(f) = stream.part.try_clone() {
                             let len = match row.image_size {
                                 Some(n) => n,
                                 None => self.engine.probe_size(r).await.map_err(|e| {
