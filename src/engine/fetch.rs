@@ -298,44 +298,4 @@ impl Engine {
             }
         }
     }
-
-    /// On-access render of one photo's sidecar at `level` (fetching its comments when the
-    /// level wants them), claiming the photo like the prefetcher does: a sidecar being made by
-    /// the prefetcher or by another reader is waited for, so no photo's comments are fetched
-    /// twice at once. Returns the row with its cached state.
-    pub async fn fetch_info_now(
-        self: &Arc<Self>,
-        id: &str,
-        level: i32,
-    ) -> Result<Photo, FetchError> {
-        let _fg = self.foreground_guard();
-        loop {
-            let row = self
-                .index
-                .photo(id)
-                .map_err(FetchError::db)?
-                .ok_or_else(|| "unknown photo".to_string())?;
-            let fresh = row.info_level >= level && row.info_last_update == Some(row.last_update);
-            if fresh && self.store.info_path(&row.id).exists() {
-                return Ok(row);
-            }
-            if self.claim(id, Lane::Api) {
-                let r = self.cache_info(&row, level).await;
-                self.release(id, Lane::Api);
-                self.changed.notify_waiters();
-                r?;
-                return self
-                    .index
-                    .photo(id)
-                    .map_err(FetchError::db)?
-                    .ok_or_else(|| "unknown photo".to_string().into());
-            }
-            // Someone else works on this photo: wait for them, then look again.
-            let notified = self.changed.notified();
-            tokio::select! {
-                _ = notified => {}
-                _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
-            }
-        }
-    }
 }
