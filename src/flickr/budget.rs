@@ -143,8 +143,10 @@ impl SharedBudget {
         state.last_ms = now.max(state.last_ms);
         state.minutes.retain(|(m, _)| *m > now - HOUR_MS);
         let out = f(&mut state, now);
+        // One name for every writer: only the lock holder writes it, so a file left by a
+        // process killed here is simply overwritten by the next writer, never piled up.
         let mut tmp = self.path.clone().into_os_string();
-        tmp.push(format!(".{}.tmp", std::process::id()));
+        tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
         let mut file = OpenOptions::new()
             .write(true)
@@ -274,6 +276,24 @@ mod tests {
             wait > Duration::from_secs(29 * 60) && wait <= Duration::from_secs(30 * 60),
             "{wait:?}"
         );
+    }
+
+    #[test]
+    fn a_writer_killed_mid_write_leaves_nothing_that_piles_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b");
+        let b = SharedBudget::new(path.clone(), 3600, 4);
+        assert!(b.try_take(true).unwrap().is_ok());
+        // What a process killed between writing and renaming leaves behind.
+        std::fs::write(dir.path().join("b.tmp"), "v1 half").unwrap();
+        assert!(b.try_take(true).unwrap().is_ok());
+        assert_eq!(b.calls_last_hour().unwrap(), 2);
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["b", "b.lock"]);
     }
 
     #[test]
