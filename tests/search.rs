@@ -177,6 +177,23 @@ fn status_figures_equal_the_emulator_and_the_cache() {
         (seen..=seen + 2).contains(&counted),
         "{counted} counted, {seen} seen"
     );
+    // The key's budget, shared by every process and user of the key, says the same so far;
+    // a run for another user (unknown to Flickr: it makes calls but no mirror) counts there
+    // only.
+    assert_eq!(s["api_budget"].as_array().unwrap().len(), 1, "{s}");
+    assert_eq!(s["api_budget"][0]["calls_last_hour"], counted, "{s}");
+    assert!(!s.to_string().contains(KEY), "the key itself never shows");
+    let out = mirror_cmd(&emu, &cache, "nobody", &[]).output().unwrap();
+    assert!(!out.status.success());
+    let seen = emu.stats().total_calls;
+    let v = json_of(&cache, &["status", "--json"]);
+    let s = &v.as_array().unwrap()[0];
+    assert_eq!(s["api_calls_last_hour"], counted, "{s}");
+    let key_wide = s["api_budget"][0]["calls_last_hour"].as_u64().unwrap();
+    assert!(
+        key_wide > counted && (seen..=seen + 3).contains(&key_wide),
+        "{key_wide} counted for the key, {counted} for the user, {seen} seen"
+    );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -191,6 +208,10 @@ fn status_figures_equal_the_emulator_and_the_cache() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("photos in stream     700"), "{text}");
     assert!(text.contains("images cached        700"), "{text}");
+    assert!(
+        text.contains(&format!("key calls last hour  {key_wide} (key ")),
+        "{text}"
+    );
 
     // An unknown user is one clear line and a failure.
     let out = flickrfs(&cache, &["status", "nobody"]);

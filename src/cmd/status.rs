@@ -27,7 +27,11 @@ pub struct UserStatus {
     pub bytes_on_disk: u64,
     /// Unix seconds of the end of the last completed run, if any.
     pub last_sync: Option<i64>,
+    /// Calls made for this user by the runs that record them (mirror, mount).
     pub api_calls_last_hour: u64,
+    /// What Flickr's limit counts: the calls of each API key used under this cache, by every
+    /// process and every user, in the last hour. Keys are named by a digest, never shown.
+    pub api_budget: Vec<KeyCalls>,
     /// Photos whose last attempt failed (and are still in the stream).
     pub photos_in_error: u64,
     /// Errors of every kind met in the last 24 hours: photos that failed, reads through a
@@ -35,6 +39,24 @@ pub struct UserStatus {
     pub errors: u64,
     /// The latest errors, newest first: `<time> photo <hash>: <message>`.
     pub recent_errors: Vec<String>,
+}
+
+/// The calls of one API key in the last hour.
+#[derive(Debug, Serialize)]
+pub struct KeyCalls {
+    pub key: String,
+    pub calls_last_hour: u64,
+}
+
+/// The key-wide figures of every budget file under `cache`.
+fn api_budget(cache: &Path) -> Vec<KeyCalls> {
+    crate::flickr::budget::budget_files(cache)
+        .into_iter()
+        .map(|(key, path)| KeyCalls {
+            key,
+            calls_last_hour: crate::flickr::budget::read_calls_last_hour(&path),
+        })
+        .collect()
 }
 
 /// One recorded error as a line: when, which photo (by its file name's hash), what.
@@ -90,6 +112,7 @@ pub fn gather(cache: &Path, user: &str) -> Result<UserStatus, String> {
         bytes_on_disk: dir_bytes(&dir),
         last_sync: index.meta_i64("last_sync").map_err(err)?,
         api_calls_last_hour: index.api_calls_last_hour().map_err(err)?,
+        api_budget: api_budget(cache),
         photos_in_error: counts.errors,
         errors: index
             .errors_since(crate::cache::db::now() - 86_400)
@@ -169,6 +192,12 @@ fn render_text(s: &UserStatus) -> String {
     ];
     for (k, v) in lines {
         out.push_str(&format!("  {k:<20} {v}\n"));
+    }
+    for b in &s.api_budget {
+        out.push_str(&format!(
+            "  {:<20} {} (key {}, every user and process)\n",
+            "key calls last hour", b.calls_last_hour, b.key
+        ));
     }
     for e in &s.recent_errors {
         out.push_str(&format!("  ! {e}\n"));

@@ -55,6 +55,35 @@ pub fn budget_path(cache_root: &Path, key: &str) -> PathBuf {
     cache_root.join(format!(".flickrfs-budget-{}", &digest[..16]))
 }
 
+/// Every key's budget file under `cache_root`, with the short name that stands for the key
+/// (a digest: the key itself never appears), sorted.
+pub fn budget_files(cache_root: &Path) -> Vec<(String, PathBuf)> {
+    let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(cache_root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let id = name.strip_prefix(".flickrfs-budget-")?;
+            (id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+                .then(|| (id.to_string(), e.path()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Calls made with a key in the last hour, by every process, read from its budget file
+/// without taking the lock or writing anything (the file is replaced by renames, so a read
+/// sees one whole state). A missing or damaged file counts none.
+pub fn read_calls_last_hour(path: &Path) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| State::parse(&t))
+        .map(|s| s.calls_last_hour(now_ms()))
+        .unwrap_or(0)
+}
+
 impl State {
     fn parse(text: &str) -> Option<State> {
         let mut lines = text.lines();
