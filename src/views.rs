@@ -182,44 +182,44 @@ pub struct ViewPhoto {
     pub tags: Vec<String>,
 }
 
-/// The `dates/` and `tags/` views of a set of photos: every view directory (a path from the
-/// user's root: `dates/1965/03`, `tags/saigon`) with its photos, and the subdirectories of each.
+/// The directories of `dates/` and `tags/` and which photos each holds, by number only (a
+/// photo's rowid in the mount, its position in [`Catalog`]): a few bytes per photo and tag, so
+/// that a mount of a million photos can hold it. Names are read when a directory is listed.
 #[derive(Default)]
-pub struct Catalog {
-    pub photos: Vec<ViewPhoto>,
-    by_id: HashMap<String, u32>,
-    /// Directory path -> photos (indices into `photos`), sorted by entry name.
+pub struct Groups {
+    /// Directory path (from the user's root: `dates/1965/03`, `tags/saigon`) -> its photos'
+    /// numbers, ascending once finished.
     dirs: BTreeMap<String, Vec<u32>>,
     /// Directory path -> names of its subdirectories, sorted.
     subdirs: BTreeMap<String, Vec<String>>,
 }
 
-impl Catalog {
-    pub fn build(photos: Vec<ViewPhoto>) -> Catalog {
-        let mut dirs: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-        for (i, p) in photos.iter().enumerate() {
-            dirs.entry(format!("{DATES}/{}", p.date.dir()))
-                .or_default()
-                .push(i as u32);
-            let mut tags: Vec<String> = p.tags.iter().filter_map(|t| tag_dir(t)).collect();
-            tags.sort();
-            tags.dedup();
-            for t in tags {
-                dirs.entry(format!("{TAGS}/{t}"))
-                    .or_default()
-                    .push(i as u32);
-            }
+impl Groups {
+    /// Files photo `n` (taken at `date`, tagged `tags`) in its directories.
+    pub fn add(&mut self, n: u32, date: &DatePlace, tags: &[String]) {
+        self.dirs
+            .entry(format!("{DATES}/{}", date.dir()))
+            .or_default()
+            .push(n);
+        let mut dirs: Vec<String> = tags.iter().filter_map(|t| tag_dir(t)).collect();
+        dirs.sort();
+        dirs.dedup();
+        for t in dirs {
+            self.dirs.entry(format!("{TAGS}/{t}")).or_default().push(n);
         }
-        for list in dirs.values_mut() {
-            list.sort_by_cached_key(|&i| {
-                let p = &photos[i as usize];
-                stem("", &p.title, &p.id)
-            });
+    }
+
+    /// Sorts the members and derives the subdirectories: call once, after the last `add`.
+    pub fn finish(mut self) -> Groups {
+        for list in self.dirs.values_mut() {
+            list.sort_unstable();
+            list.dedup();
+            list.shrink_to_fit();
         }
         let mut sets: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
         sets.insert(DATES.into(), Default::default());
         sets.insert(TAGS.into(), Default::default());
-        for d in dirs.keys() {
+        for d in self.dirs.keys() {
             let mut path = d.as_str();
             while let Some((parent, name)) = path.rsplit_once('/') {
                 sets.entry(parent.to_string())
@@ -228,24 +228,14 @@ impl Catalog {
                 path = parent;
             }
         }
-        let subdirs = sets
+        self.subdirs = sets
             .into_iter()
             .map(|(k, v)| (k, v.into_iter().collect()))
             .collect();
-        let by_id = photos
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.id.clone(), i as u32))
-            .collect();
-        Catalog {
-            photos,
-            by_id,
-            dirs,
-            subdirs,
-        }
+        self
     }
 
-    /// True when `path` is a directory of the catalog (`dates`, `tags` always are).
+    /// True when `path` is a directory of the views (`dates`, `tags` always are).
     pub fn is_dir(&self, path: &str) -> bool {
         self.dirs.contains_key(path) || self.subdirs.contains_key(path)
     }
@@ -255,29 +245,51 @@ impl Catalog {
         self.subdirs.get(path).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// The photos directly in `path`.
-    pub fn photos_in(&self, path: &str) -> impl Iterator<Item = &ViewPhoto> {
-        self.dirs
-            .get(path)
-            .into_iter()
-            .flatten()
-            .map(|&i| &self.photos[i as usize])
+    /// The numbers of the photos directly in `path`, ascending.
+    pub fn members(&self, path: &str) -> &[u32] {
+        self.dirs.get(path).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// The photo with id `id`, if it is in directory `path`.
-    pub fn photo_in(&self, path: &str, id: &str) -> Option<&ViewPhoto> {
-        let i = *self.by_id.get(id)?;
-        self.dirs
-            .get(path)?
-            .contains(&i)
-            .then(|| &self.photos[i as usize])
+    /// True when photo `n` is directly in `path`.
+    pub fn contains(&self, path: &str, n: u32) -> bool {
+        self.members(path).binary_search(&n).is_ok()
+    }
+
+    /// Every directory holding photos, with their numbers.
+    pub fn dirs(&self) -> impl Iterator<Item = (&str, &[u32])> {
+        self.dirs.iter().map(|(d, l)| (d.as_str(), l.as_slice()))
+    }
+}
+
+/// The `dates/` and `tags/` views of a set of photos held whole (what `mirror --views`
+/// writes): the photos, and their [`Groups`] by position.
+#[derive(Default)]
+pub struct Catalog {
+    pub photos: Vec<ViewPhoto>,
+    groups: Groups,
+}
+
+impl Catalog {
+    pub fn build(photos: Vec<ViewPhoto>) -> Catalog {
+        let mut groups = Groups::default();
+        for (i, p) in photos.iter().enumerate() {
+            groups.add(i as u32, &p.date, &p.tags);
+        }
+        Catalog {
+            photos,
+            groups: groups.finish(),
+        }
+    }
+
+    pub fn groups(&self) -> &Groups {
+        &self.groups
     }
 
     /// Every directory holding photos, with its photos.
     pub fn dirs(&self) -> impl Iterator<Item = (&str, impl Iterator<Item = &ViewPhoto>)> {
-        self.dirs
-            .iter()
-            .map(move |(d, l)| (d.as_str(), l.iter().map(move |&i| &self.photos[i as usize])))
+        self.groups
+            .dirs()
+            .map(move |(d, l)| (d, l.iter().map(move |&i| &self.photos[i as usize])))
     }
 }
 
@@ -426,16 +438,18 @@ mod tests {
             photo("3", "c", DatePlace::Year(1965), &["saigon", "a/b"]),
             photo("4", "", DatePlace::Unknown, &["saigon", "saigon"]),
         ]);
-        assert_eq!(c.subdirs("dates"), ["1965", "unknown"]);
-        assert_eq!(c.subdirs("dates/1965"), ["03"]);
-        assert_eq!(c.subdirs("tags"), ["a_b", "hue", "saigon"]);
-        let ids = |d: &str| c.photos_in(d).map(|p| p.id.clone()).collect::<Vec<_>>();
-        assert_eq!(ids("dates/1965/03"), ["2", "1"]);
-        assert_eq!(ids("dates/1965"), ["3"]);
-        assert_eq!(ids("tags/saigon"), ["4", "1", "3"]);
-        assert!(c.is_dir("dates") && c.is_dir("dates/1965") && !c.is_dir("dates/1966"));
-        assert!(c.photo_in("tags/hue", "1").is_some());
-        assert!(c.photo_in("tags/hue", "3").is_none());
+        let g = c.groups();
+        assert_eq!(g.subdirs("dates"), ["1965", "unknown"]);
+        assert_eq!(g.subdirs("dates/1965"), ["03"]);
+        assert_eq!(g.subdirs("tags"), ["a_b", "hue", "saigon"]);
+        // Members by position, ascending, each once (photo 4 is tagged saigon twice).
+        assert_eq!(g.members("dates/1965/03"), [0, 1]);
+        assert_eq!(g.members("dates/1965"), [2]);
+        assert_eq!(g.members("tags/saigon"), [0, 2, 3]);
+        assert_eq!(g.members("tags/nothing"), [0u32; 0]);
+        assert!(g.is_dir("dates") && g.is_dir("dates/1965") && !g.is_dir("dates/1966"));
+        assert!(g.contains("tags/hue", 0));
+        assert!(!g.contains("tags/hue", 2));
         let l = links(
             &c,
             &[("Huế".into(), vec![c.photos[2].clone()])],

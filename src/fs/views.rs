@@ -3,8 +3,9 @@
 //!
 //! This module owns the mount's state of the views: the table of view directory paths (a
 //! directory's inode is its number there, so it stays the same for the life of the mount),
-//! the catalog of dates and tags (rebuilt from the index when new photos arrive or after
-//! [`config::VIEWS_TTL`]), the album list and the albums' photos. `dates/` and `tags/` never
+//! the groups of dates and tags (photo numbers only, rebuilt from the index when new photos
+//! arrive or after [`config::VIEWS_TTL`]; names are read from the index when a directory is
+//! listed, so a million photos cost a few MiB), the album list and the albums' photos. `dates/` and `tags/` never
 //! reach the network; `albums/` and an album do on their first look (see `engine::albums`):
 //! [`FlickrFs::view_needs_network`] tells the callers which path to take.
 
@@ -14,7 +15,7 @@ use super::inode::{node_of, view_dir_ino, view_link_ino, Node};
 use super::FlickrFs;
 use crate::cache::db::AlbumRow;
 use crate::config;
-use crate::views::{self, Catalog, ViewPhoto};
+use crate::views::{self, Groups, ViewPhoto};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -56,8 +57,8 @@ struct Members {
 pub(super) struct ViewState {
     /// View directory paths by number - 1 (1, 2, 3: `albums`, `dates`, `tags`).
     paths: Mutex<(Vec<String>, HashMap<String, u32>)>,
-    /// The catalog and the count of new photos it was built after.
-    catalog: Mutex<Option<(Arc<Catalog>, u64, Instant)>>,
+    /// The groups of dates and tags, and the count of new photos they were built after.
+    catalog: Mutex<Option<(Arc<Groups>, u64, Instant)>>,
     albums: Mutex<Option<Arc<AlbumList>>>,
     members: Mutex<HashMap<String, Arc<Members>>>,
 }
@@ -109,8 +110,8 @@ impl FlickrFs {
         })
     }
 
-    /// The catalog of dates and tags, rebuilt when photos were indexed since or it is old.
-    fn catalog(&self) -> Result<Arc<Catalog>> {
+    /// The groups of dates and tags, rebuilt when photos were indexed since or they are old.
+    fn catalog(&self) -> Result<Arc<Groups>> {
         let seen = self.engine.stats.new_photos.load(Ordering::Relaxed);
         let mut c = self.views.catalog.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((cat, s, at)) = c.as_ref() {
@@ -118,7 +119,14 @@ impl FlickrFs {
                 return Ok(cat.clone());
             }
         }
-        let cat = Arc::new(Catalog::build(self.engine.index.view_photos()?));
+        let mut groups = Groups::default();
+        self.engine.index.for_each_view_photo(|p| {
+            // Rowids fit in 31 bits (see `view_link_ino`).
+            if let Ok(n) = u32::try_from(p.rowid) {
+                groups.add(n, &p.date, &p.tags);
+            }
+        })?;
+        let cat = Arc::new(groups.finish());
         *c = Some((cat.clone(), seen, Instant::now()));
         Ok(cat)
     }
@@ -280,7 +288,9 @@ impl FlickrFs {
                         name: sub.clone(),
                     });
                 }
-                for p in cat.photos_in(&path) {
+                let mut photos = self.engine.index.view_photos_by_rowid(cat.members(&path))?;
+                photos.sort_by_cached_key(|p| (views::stem("", &p.title, &p.id), p.rowid));
+                for p in &photos {
                     self.view_entries(d, "", p, &mut out);
                 }
             }
@@ -320,8 +330,13 @@ impl FlickrFs {
                     return Ok(view_dir_ino(self.view_dir_number(&sub)));
                 }
                 let (id, _) = views::parse_entry(name).ok_or_else(Error::not_found)?;
-                let p = cat.photo_in(&path, id).ok_or_else(Error::not_found)?;
-                find("", p).ok_or_else(Error::not_found)
+                let p = self
+                    .engine
+                    .index
+                    .view_photo_by_id(id)?
+                    .filter(|p| u32::try_from(p.rowid).is_ok_and(|n| cat.contains(&path, n)))
+                    .ok_or_else(Error::not_found)?;
+                find("", &p).ok_or_else(Error::not_found)
             }
         }
     }

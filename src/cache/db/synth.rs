@@ -1,6 +1,8 @@
 //! Synthetic indexes for benchmarks and tests of big streams: N listed photos written in one
 //! transaction (about 10 s per million), as a complete listing with every image cached, so a
 //! mount over it starts idle. No texts are indexed for search and no sidecars are rendered.
+//! Dates taken and tags are spread like an archive's (a month of 150 years, two tags of 2,000),
+//! so that the views (`dates/`, `tags/`) of a big stream have realistic shapes.
 //! Mirroring a million photos from the emulator would take most of an hour; this takes
 //! seconds, and what a mount reads of it (keys, rows, sizes) is what a mirror writes.
 
@@ -29,9 +31,10 @@ impl Index {
             let mut insert = tx.prepare(
                 "INSERT OR IGNORE INTO photos (id, rank, secret, server, title, date_upload,
                     last_update, best_url, best_label, best_width, best_height, ext,
-                    image_size, image_cached, pending, seen_gen, hkey)
+                    image_size, image_cached, pending, seen_gen, hkey, date_taken,
+                    taken_granularity, taken_unknown, tags)
                  VALUES (?1, 0, 'abcdef0123', '65535', ?2, ?3, ?3, ?4, 'Original', 1, 1, 'jpg',
-                    ?5, 1, 0, 1, ?6)",
+                    ?5, 1, 0, 1, ?6, ?7, 0, 0, ?8)",
             )?;
             for i in 0..n {
                 let id = photo_id(i);
@@ -42,7 +45,9 @@ impl Index {
                     date,
                     format!("http://127.0.0.1:9/img/{id}_o.jpg"),
                     IMAGE_SIZE as i64,
-                    hashkey::of_id(&id)
+                    hashkey::of_id(&id),
+                    format!("{}-{:02}-01 00:00:00", 1870 + (i / 12) % 150, 1 + i % 12),
+                    format!("tag{} theme{}", i % 2000, (i * 7) % 1999),
                 ])?;
             }
             let set = "INSERT INTO meta(key, value) VALUES (?1, ?2)

@@ -44,10 +44,50 @@ const VIEW_COLS: &str = "p.rowid, p.id, p.title, p.ext, p.date_upload, p.date_ta
 impl Index {
     /// Every indexed photo, as the views see it.
     pub fn view_photos(&self) -> rusqlite::Result<Vec<ViewPhoto>> {
-        let conn = self.conn();
-        let mut st = conn.prepare(&format!("SELECT {VIEW_COLS} FROM photos p"))?;
-        let rows = st.query_map([], view_photo)?;
-        rows.collect()
+        let mut out = Vec::new();
+        self.for_each_view_photo(|p| out.push(p))?;
+        Ok(out)
+    }
+
+    /// Every indexed photo, as the views see it, one at a time (nothing held but the row at
+    /// hand: what the mount's views are built from at a million photos).
+    pub fn for_each_view_photo(&self, mut f: impl FnMut(ViewPhoto)) -> rusqlite::Result<()> {
+        self.read(|conn| {
+            let mut st = conn.prepare(&format!("SELECT {VIEW_COLS} FROM photos p"))?;
+            for row in st.query_map([], view_photo)? {
+                f(row?);
+            }
+            Ok(())
+        })
+    }
+
+    /// The photos of `rowids`, as the views see them (those still indexed), in no order.
+    pub fn view_photos_by_rowid(&self, rowids: &[u32]) -> rusqlite::Result<Vec<ViewPhoto>> {
+        self.read(|conn| {
+            let mut out = Vec::with_capacity(rowids.len());
+            // Bound parameters per statement stay well under SQLite's limit.
+            for chunk in rowids.chunks(500) {
+                let marks = vec!["?"; chunk.len()].join(",");
+                let mut st = conn.prepare(&format!(
+                    "SELECT {VIEW_COLS} FROM photos p WHERE p.rowid IN ({marks})"
+                ))?;
+                let rows = st.query_map(rusqlite::params_from_iter(chunk.iter()), view_photo)?;
+                for r in rows {
+                    out.push(r?);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// The photo with id `id`, as the views see it.
+    pub fn view_photo_by_id(&self, id: &str) -> rusqlite::Result<Option<ViewPhoto>> {
+        use rusqlite::OptionalExtension;
+        self.read(|conn| {
+            let mut st =
+                conn.prepare_cached(&format!("SELECT {VIEW_COLS} FROM photos p WHERE p.id = ?1"))?;
+            st.query_row([id], view_photo).optional()
+        })
     }
 
     /// When the album list was last fetched.
