@@ -103,3 +103,8 @@ pub const SEARCH_TTL: Duration = Duration::from_secs(10);
 pub const VIEWS_TTL: Duration = Duration::from_secs(30);
 /// `flickrfs search`: default hits.
 pub const SEARCH_DEFAULT_LIMIT: u32 = 50;
+
+/// How often a read following another process's download looks at the partial file (its
+/// length, its rename into place), and how often a read waiting for a download to start looks
+/// for one.
+pub const FOLLOW_POLL: Duration = Duration::from_millis(20);

@@ -554,3 +554,79 @@ fn two_mounts_and_a_mirror_share_one_cache_under_faults() {
     check_cache(&cache, &exp, 2, 4).assert_complete(600, true, true);
     assert_eq!(temp_files(&cache.join(USER)), Vec::<PathBuf>::new());
 }
+
+/// A read through a mount of an image that a mirror is downloading follows the mirror's partial
+/// file instead of waiting for its lock: it gets the whole image although the download outlasts
+/// the mount's FUSE bound (1 s here) several times over, and the mount downloads nothing itself.
+#[test]
+fn a_mount_reads_an_image_while_a_mirror_downloads_it() {
+    if !fuse_available() {
+        return;
+    }
+    let emu = Emu::start_with(flickr_emulator::EmulatorConfig {
+        photos: 3,
+        seed: 5,
+        image_kb: 640,
+        ..Default::default()
+    });
+    // 64 KiB every 250 ms: some 2.5 s an image, a read's 128 KiB well within the bound.
+    emu.set_faults(flickr_emulator::Faults {
+        trickle_ms: 250,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let mnt = dir.path().join("m");
+    let exp = emu.expected(USER);
+    let mut mount = Mount::start(
+        &emu,
+        &cache,
+        &mnt,
+        USER,
+        &["--no-prefetch", "--image-only", "--fuse-wait", "1s"],
+    );
+    let mirror_log = dir.path().join("mirror.log");
+    let mut mirror = mirror_cmd(&emu, &cache, USER, &["--image-only", "--concurrency", "1"])
+        .stderr(std::fs::File::create(&mirror_log).unwrap())
+        .spawn()
+        .unwrap();
+    // The mirror's first partial file, once it holds some bytes.
+    let start = std::time::Instant::now();
+    let part = loop {
+        let root = cache.join(USER);
+        let found = temp_files(&root).into_iter().find(|p| {
+            p.to_string_lossy().ends_with(".flickrfs-part")
+                && std::fs::metadata(root.join(p)).is_ok_and(|m| m.len() > 0)
+        });
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "no partial download: {}",
+            std::fs::read_to_string(&mirror_log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let name = part.file_name().unwrap().to_string_lossy().into_owned();
+    let p = exp
+        .photos
+        .iter()
+        .find(|p| name.starts_with(&format!(".{}.", md5_hex(p.id.as_bytes()))))
+        .expect("the partial file is one of the photos'");
+    let image = photo_path(&mnt, "", &p.id, &p.ext, 4);
+    let bytes = std::fs::read(&image).unwrap_or_else(|e| panic!("{}: {e}", image.display()));
+    assert_eq!(md5_hex(&bytes), p.best_md5, "{}", image.display());
+    assert!(
+        mirror.wait().unwrap().success(),
+        "{}",
+        std::fs::read_to_string(&mirror_log).unwrap_or_default()
+    );
+    assert_eq!(
+        emu.stats().image_gets_by_photo.get(&p.id),
+        Some(&1),
+        "the mirror's download only"
+    );
+    assert!(mount.stop().success(), "{}", mount.log());
+    check_cache(&cache, &exp, 0, 4).assert_complete(3, true, false);
+}

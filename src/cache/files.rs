@@ -245,6 +245,14 @@ impl Store {
         }
     }
 
+    /// The partial download of `final_path` that a writer holds right now (another process,
+    /// or another task of this one), opened read-only, so that a reader can follow it instead
+    /// of waiting for its lock: `None` when there is none, or nobody holds it.
+    pub fn partial_in_progress(&self, final_path: &Path) -> Option<File> {
+        let file = File::open(part_path(final_path)).ok()?;
+        is_held(&file).then_some(file)
+    }
+
     /// Writes `bytes` to `final_path` atomically, with mtime `mtime` (unix seconds) when given.
     pub fn write_atomic(
         &self,
@@ -326,6 +334,28 @@ fn lock_exclusive(file: &File, try_only: bool) -> io::Result<()> {
         if e.kind() != io::ErrorKind::Interrupted {
             return Err(e);
         }
+    }
+}
+
+/// True when a writer holds the lock of the file `file` is open on (see `partial_file`).
+/// Takes and drops a shared lock to find out, never waiting.
+pub fn is_held(file: &File) -> bool {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: flock on a valid, owned descriptor.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0 {
+        // SAFETY: as above; drops the shared lock just taken.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+        return false;
+    }
+    io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+}
+
+/// True when `file` is the file now named `path` (a partial download renamed into place).
+pub fn is_now(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
     }
 }
 

@@ -12,12 +12,23 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-/// An image being downloaded as it is read: the partial file, how much of it is written, and
-/// the image's full length.
+/// An image being downloaded as it is read: where its progress is told, and the image's full
+/// length.
 #[derive(Clone)]
 pub(super) struct Following {
-    progress: tokio::sync::watch::Receiver<crate::engine::stream::Progress>,
+    source: Source,
     len: u64,
+}
+
+/// Who downloads an image being read.
+#[derive(Clone)]
+enum Source {
+    /// This process: its download tells how far it has come.
+    Stream(tokio::sync::watch::Receiver<crate::engine::stream::Progress>),
+    /// Another writer (a mirror beside the mount) holds the partial file: followed by its
+    /// length until it is renamed into place at this path. Waiting for its lock instead would
+    /// hold a read for the whole download, past the FUSE bound.
+    Other(std::path::PathBuf),
 }
 
 /// An open file.
@@ -152,16 +163,23 @@ impl FlickrFs {
                 (f, following)
             }
         };
-        let Some(mut fl) = following else {
+        let Some(fl) = following else {
             return read_at(&file, offset, size);
+        };
+        let want = (offset + size as u64).min(fl.len);
+        let mut progress = match fl.source {
+            Source::Stream(p) => p,
+            Source::Other(final_path) => {
+                return self
+                    .read_other(fh, ino, &file, &final_path, offset, size, want)
+                    .await
+            }
         };
         // Wait for the bytes asked for (or the end of the download), read them, and read again
         // if the download restarted meanwhile (the file was cut under the read): a read never
         // returns fewer bytes than the file will have, except at its end.
-        let want = (offset + size as u64).min(fl.len);
         loop {
-            let seen = fl
-                .progress
+            let seen = progress
                 .wait_for(|p| p.written >= want || p.finished.is_some())
                 .await
                 .map(|p| (p.finished.clone(), p.restarts))
@@ -178,9 +196,68 @@ impl FlickrFs {
                 self.stop_following(fh);
                 return Ok(data);
             }
-            if fl.progress.borrow().restarts == restarts {
+            if progress.borrow().restarts == restarts {
                 return Ok(data);
             }
+        }
+    }
+
+    /// A read of an image another writer is downloading (see `Source::Other`): the bytes
+    /// asked for once the partial file holds them, or the whole file once it is renamed into
+    /// place; never fewer bytes than asked for short of the end. If the writer goes away
+    /// without finishing, the image is fetched here.
+    #[allow(clippy::too_many_arguments)]
+    async fn read_other(
+        &self,
+        fh: u64,
+        ino: u64,
+        file: &File,
+        final_path: &Path,
+        offset: u64,
+        size: u32,
+        want: u64,
+    ) -> Result<Vec<u8>> {
+        use crate::cache::files::{is_held, is_now};
+        loop {
+            let have = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let done = is_now(file, final_path);
+            if have >= want || done {
+                let data = read_at(file, offset, size)?;
+                if done {
+                    self.stop_following(fh);
+                    return Ok(data);
+                }
+                if offset + data.len() as u64 >= want {
+                    return Ok(data);
+                }
+                // Cut under the read (the writer starts over): wait for the bytes again.
+                continue;
+            }
+            // In this order: a writer that renames and then lets go is not taken for gone.
+            if !is_held(file) && !is_now(file, final_path) {
+                let Some(Node::Image(r)) = node_of(ino) else {
+                    return Err(Error::answer(libc::EBADF));
+                };
+                let id = self.row(r)?.id;
+                let row =
+                    self.engine.fetch_image_now(&id).await.map_err(|e| {
+                        Error::fetch(format!("fetch of photo {}", row_hash(&id)), e)
+                    })?;
+                let f = Arc::new(open(&self.engine.store.image_path(&row.id, &row.ext))?);
+                if let Some(Handle::Backing {
+                    file, following, ..
+                }) = self
+                    .handles
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_mut(&fh)
+                {
+                    *file = Some(f.clone());
+                    *following = None;
+                }
+                return read_at(&f, offset, size);
+            }
+            tokio::time::sleep(crate::config::FOLLOW_POLL).await;
         }
     }
 
@@ -222,11 +299,24 @@ impl FlickrFs {
                                 })?,
                             };
                             let following = Following {
-                                progress: stream.progress,
+                                source: Source::Stream(stream.progress),
                                 len,
                             };
                             return Ok((f, Some(following)));
                         }
+                    }
+                    if let Some(f) = self.engine.store.partial_in_progress(&path) {
+                        let len = match row.image_size {
+                            Some(n) => n,
+                            None => self.engine.probe_size(r).await.map_err(|e| {
+                                Error::fetch(format!("size of photo {}", row.hash()), e)
+                            })?,
+                        };
+                        let following = Following {
+                            source: Source::Other(path.clone()),
+                            len,
+                        };
+                        return Ok((f, Some(following)));
                     }
                     tokio::select! {
                         done = &mut fetch => {
@@ -237,6 +327,8 @@ impl FlickrFs {
                             return Ok((open(&path)?, None));
                         }
                         _ = started => {}
+                        // Another process may start downloading it meanwhile: look again.
+                        _ = tokio::time::sleep(crate::config::FOLLOW_POLL) => {}
                     }
                 }
             }
@@ -258,6 +350,10 @@ impl FlickrFs {
         }
         File::open(self.engine.store.image_path(&id, &ext)).ok()
     }
+}
+
+fn row_hash(id: &str) -> String {
+    crate::photo::hash(id)
 }
 
 fn open(path: &Path) -> Result<File> {
