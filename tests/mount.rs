@@ -61,7 +61,7 @@ fn mounted_tree_has_exact_sizes_bytes_and_sidecars() {
         let bytes = std::fs::read(photo_path(&mnt, "", &p.id, &p.ext, 4)).unwrap();
         assert_eq!(md5_hex(&bytes), p.best_md5, "md5 of {}", p.id);
         let json_path = photo_path(&mnt, "", &p.id, "json", 4);
-        let json = std::fs::read(&json_path).unwrap();
+        let json = read_whole_sidecar(&json_path);
         assert_eq!(
             std::fs::metadata(&json_path).unwrap().len(),
             json.len() as u64,
@@ -132,6 +132,9 @@ fn sidecars_through_the_mount_match_expected() {
     let view = dir.path().join("view");
     std::fs::create_dir_all(&view).unwrap();
     std::os::unix::fs::symlink(&mnt, view.join(USER)).unwrap();
+    for p in &exp.photos {
+        read_whole_sidecar(&photo_path(&mnt, "", &p.id, "json", 4));
+    }
     let c = check_cache(&view, &exp, 2, 4);
     c.assert_complete(120, false, true);
     assert_eq!(c.images_ok, 0, "--info-only shows no images");

@@ -503,3 +503,25 @@ impl Drop for Mount {
         }
     }
 }
+
+/// The bytes of a sidecar read through a mount once it is whole. A read may meet the stand-in
+/// a mount serves while the photo's comments are on their way (`"comments_pending": true`, no
+/// `comments`: issue 19), slow on a loaded machine; read again until the whole one comes
+/// (60 s at most).
+pub fn read_whole_sidecar(path: &Path) -> Vec<u8> {
+    let start = std::time::Instant::now();
+    loop {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if v["comments_pending"] != true {
+            return bytes;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "{} still pending: {v}",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
