@@ -67,7 +67,8 @@ pub const DEFAULT_RESCAN_AFTER: &str = "1d";
 /// The mount's default interval between looks for new photos.
 pub const DEFAULT_REFRESH: &str = "10m";
 
-/// FUSE: attribute and entry TTL of what can change (sidecars, status, unsized images).
+/// FUSE: attribute and entry TTL of directories and links that can change without the index
+/// telling (views, searches). Files that can (a sidecar's stand-in, the status file) get none.
 pub const FUSE_SHORT_TTL: Duration = Duration::from_secs(1);
 /// FUSE: attribute and entry TTL of what cannot change unless the index says so (hashed
 /// directories, images of exact size, rendered sidecars): every change is told to the kernel

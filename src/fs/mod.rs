@@ -150,9 +150,8 @@ impl FlickrFs {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sidecars shown as pending stand-ins lately (inodes): when their comments arrive, the
-    /// kernel's attributes of them are stale for at most [`crate::config::FUSE_SHORT_TTL`];
-    /// a notifier may invalidate them at once.
+    /// Sidecars shown as pending stand-ins lately (inodes). The kernel keeps no attributes of
+    /// a stand-in (see the adapter's `ttl`), so none go stale when the comments arrive.
     pub fn pending_sidecars(&self) -> Vec<u64> {
         let pending = self.pending_lock();
         pending

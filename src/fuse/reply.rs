@@ -51,10 +51,15 @@ pub(super) fn file_type(k: Kind) -> FileType {
     }
 }
 
-/// How long the kernel may keep `a`.
+/// How long the kernel may keep `a`. A file whose attributes may change without the index
+/// saying so (a sidecar's stand-in while its comments are on their way, the status file) is
+/// not kept at all: its reads bypass the page cache (direct I/O) and may already serve the
+/// whole sidecar, and a `stat` after such a read must agree with it.
 pub(super) fn ttl(a: &Attr) -> Duration {
     if a.stable {
         config::FUSE_LONG_TTL
+    } else if a.kind == Kind::File {
+        Duration::ZERO
     } else {
         config::FUSE_SHORT_TTL
     }
