@@ -683,9 +683,12 @@ fn throttled_comments_do_not_hold_back_the_images() {
         mirror_cmd(&emu, &cache, USER, &["--info-level", "2"]),
         60,
     ));
-    // Every image lands (md5 checked) while most comments still wait for the rate limit.
-    // Videos are left out: their files are named by getSizes, an API call paced like the rest.
-    let photos: Vec<_> = exp.photos.iter().filter(|p| p.media != "video").collect();
+    // Every image lands (md5 checked) while most comments still wait for the rate limit, the
+    // videos' too: their files are named by getSizes, API calls that go before the comments
+    // (asked as soon as the listing brings them), so the burst covers them.
+    let photos: Vec<_> = exp.photos.iter().collect();
+    let videos = videos(&exp);
+    assert!(videos >= 5, "{videos} videos");
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let ok = photos
@@ -705,9 +708,10 @@ fn throttled_comments_do_not_hold_back_the_images() {
         );
         assert!(
             Instant::now() < deadline,
-            "{ok} of {} images cached, {} comments calls made",
+            "{ok} of {} images cached ({videos} videos), {} comments and {} getSizes calls made",
             photos.len(),
-            emu.calls("flickr.photos.comments.getList")
+            emu.calls("flickr.photos.comments.getList"),
+            emu.calls("flickr.photos.getSizes")
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -722,6 +726,7 @@ fn throttled_comments_do_not_hold_back_the_images() {
     );
     child.kill().unwrap();
     let _ = child.wait();
-    // Every image was downloaded once.
+    // Every image was downloaded once, and each video's file named by one getSizes call.
     assert!(emu.stats().image_gets_by_photo.values().all(|&n| n == 1));
+    assert_eq!(emu.calls("flickr.photos.getSizes"), videos);
 }

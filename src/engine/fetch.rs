@@ -53,8 +53,8 @@ impl Engine {
     }
 
     /// Makes sure the row knows its best size, asking `getSizes` only when the listing gave no
-    /// usable URL (or for videos, whose files only `getSizes` names). Both pipelines may want
-    /// it for the same photo (the image, and the sidecar that names it): one call serves both.
+    /// usable URL (or for videos, whose files only `getSizes` names). Both pipelines (and the
+    /// namer, ahead of them) may want it for the same photo: one call serves them all.
     pub(crate) async fn ensure_best(&self, row: &Photo) -> Result<Photo, FetchError> {
         if !self.needs_sizes(row) {
             return Ok(row.clone());
@@ -67,7 +67,18 @@ impl Engine {
             .or_default()
             .clone();
         let r = {
-            let _one = lock.lock().await;
+            let _one = match lock.try_lock() {
+                Ok(one) => one,
+                Err(_) => {
+                    // Asked by another task (the namer, a pipeline): a person waiting for
+                    // this photo promotes that call.
+                    if crate::flickr::priority::current() == crate::flickr::priority::Priority::Fuse
+                    {
+                        crate::flickr::priority::boost(&row.id);
+                    }
+                    lock.lock().await
+                }
+            };
             self.ensure_best_now(row).await
         };
         let mut locks = self.best_locks.lock().unwrap_or_else(|e| e.into_inner());

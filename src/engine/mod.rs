@@ -6,7 +6,7 @@
 //! options, errors and counters. Submodules: `albums` (photosets, fetched lazily), `open` (which cache directory a typed user
 //! means; index set aside for a rebuild), `listing` (pages in, index updated), `planner`
 //! (which page next, which photos may run), `scheduler` (lister + the image and API
-//! pipelines + claims), `fetch` (one photo's image, its sidecar), `probe` (exact image sizes
+//! pipelines + claims), `namer` (the image pipeline's `getSizes` calls, asked ahead), `fetch` (one photo's image, its sidecar), `probe` (exact image sizes
 //! by HEAD in the background), `download` (HTTP GET/HEAD of image files),
 //! `stream` (downloads followed by readers), `failures` (errors met outside a photo's fetch,
 //! recorded for `status`), `sidecar` (the JSON file), `relabel` (sidecars
@@ -19,6 +19,7 @@ mod failures;
 mod fetch;
 pub mod imageinfo;
 mod listing;
+mod namer;
 mod open;
 pub mod planner;
 pub mod probe;
@@ -255,7 +256,8 @@ pub struct Engine {
     in_flight: Mutex<HashSet<(String, scheduler::Lane)>>,
     /// One `getSizes` at a time per photo (both pipelines may want its best size).
     best_locks: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// `getSizes` calls the image pipeline waits for: comments calls let them go first.
+    /// `getSizes` calls the image pipeline waits for (see `namer::SizesWanted`): comments
+    /// calls let them go first.
     sizes_wanted: AtomicUsize,
     /// The size prober's queues and the sizes it announces.
     prober: probe::Prober,

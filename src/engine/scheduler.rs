@@ -205,7 +205,9 @@ impl Engine {
                 r
             }
         };
-        let (lr, dr) = tokio::join!(lister, dispatcher);
+        // The files only getSizes names, asked for as the listing brings them (see `namer`).
+        let namer = self.name_ahead(&lister_done, &stop_listing);
+        let (lr, dr, ()) = tokio::join!(lister, dispatcher, namer);
         self.flush_call_counts();
         lr?;
         dr
@@ -319,10 +321,14 @@ impl Engine {
                         let id = photo.id.clone();
                         let mut permit = Some(permit);
                         let r = if sized_first {
-                            me.sizes_wanted.fetch_add(1, Ordering::SeqCst);
-                            let best = me.ensure_best(&photo).await;
-                            me.sizes_wanted.fetch_sub(1, Ordering::SeqCst);
-                            me.changed.notify_waiters();
+                            let best = {
+                                let _wanted = super::namer::SizesWanted::new(&me);
+                                boostable(
+                                    &id,
+                                    with_priority(Priority::Sizes, me.ensure_best(&photo)),
+                                )
+                                .await
+                            };
                             match best {
                                 Ok(row) => {
                                     permit = images.acquire_owned().await.ok();
@@ -385,7 +391,7 @@ impl Engine {
         lane: Lane,
     ) -> Result<(), FetchError> {
         match lane {
-            // A `getSizes` here is the prefetcher's: after everything else (but see below).
+            // A `getSizes` here is one an image waits for: before the comments.
             Lane::Image => with_priority(Priority::Sizes, self.cache_image(&row))
                 .await
                 .map(|_| ()),
@@ -395,12 +401,15 @@ impl Engine {
                 // (the image pipeline may be asking too: one call serves both). A failure
                 // is the image's to report; the sidecar is written all the same.
                 let row = if self.opts.want_image {
-                    self.ensure_best(&row).await.unwrap_or(row)
+                    with_priority(Priority::Sizes, self.ensure_best(&row))
+                        .await
+                        .unwrap_or(row)
                 } else {
                     row
                 };
                 // Comments are what the API pipeline waits for most: the calls that let an
-                // image download start (getSizes of the image pipeline) go first.
+                // image download start (getSizes of the image pipeline and of the namer) go
+                // first, in the limiter's queue and here, before they queue.
                 if level >= 2 && row.count_comments > 0 {
                     while self.sizes_wanted.load(Ordering::SeqCst) > 0 {
                         let notified = self.changed.notified();

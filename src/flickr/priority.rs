@@ -1,14 +1,14 @@
 //! Who an API call is for, and how long it may wait for the rate limit. Carried by the task
 //! (tokio task-locals), so the engine's call sites say it once around their work and the
 //! client never takes an extra argument: [`with_priority`] names the work (listing pages,
-//! prefetched comments, prefetched sizes), [`crate::flickr::breaker::foreground`] makes it a
+//! the sizes an image download waits for, prefetched comments), [`crate::flickr::breaker::foreground`] makes it a
 //! person's request (the highest), and [`with_patience`] bounds the wait (a FUSE request:
 //! the mount's `--fuse-wait`). The queue that orders calls by priority is
 //! [`super::RateLimiter`]'s.
 //!
 //! Work done for a key (the prefetcher's work on one photo: [`boostable`]) is promoted to a
 //! person's priority when a person comes to wait for that key ([`boost`]): a reader of a
-//! video whose `getSizes` the prefetcher queued behind every comments call waits for one
+//! video whose `getSizes` the prefetcher queued behind other background calls waits for one
 //! call, not for the whole queue.
 
 use std::collections::HashMap;
@@ -24,10 +24,11 @@ pub enum Priority {
     Fuse = 0,
     /// Listing pages (and anything not named otherwise: resolving the user, albums).
     Listing = 1,
+    /// `getSizes` asked by the prefetcher for a file only it names (a video's): an image
+    /// download waits for it, so it goes before the comments (images never wait for them).
+    Sizes = 2,
     /// Comments fetched by the prefetcher.
-    Comments = 2,
-    /// `getSizes` asked by the prefetcher.
-    Sizes = 3,
+    Comments = 3,
 }
 
 tokio::task_local! {
@@ -43,31 +44,55 @@ pub struct Boost {
     changed: tokio::sync::Notify,
 }
 
-type Boosts = Mutex<HashMap<String, Weak<Boost>>>;
+/// The work under way for each key (several pieces may be: a photo's image and sidecar).
+type Boosts = Mutex<HashMap<String, Vec<Weak<Boost>>>>;
 
-fn boosts() -> std::sync::MutexGuard<'static, HashMap<String, Weak<Boost>>> {
+fn boosts() -> std::sync::MutexGuard<'static, HashMap<String, Vec<Weak<Boost>>>> {
     static B: std::sync::OnceLock<Boosts> = std::sync::OnceLock::new();
     B.get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner())
 }
 
+/// Forgets `b` from the work on `key` when dropped (when the work ends or is cancelled).
+struct Registered<'a> {
+    key: &'a str,
+    b: Weak<Boost>,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        let mut map = boosts();
+        if let Some(v) = map.get_mut(self.key) {
+            v.retain(|w| !w.ptr_eq(&self.b) && w.strong_count() > 0);
+            if v.is_empty() {
+                map.remove(self.key);
+            }
+        }
+    }
+}
+
 /// Runs `f` (work done for `key`) so that [`boost`] of `key` promotes its calls.
 pub async fn boostable<F: Future>(key: &str, f: F) -> F::Output {
     let b = Arc::new(Boost::default());
-    boosts().insert(key.to_string(), Arc::downgrade(&b));
-    let out = BOOST.scope(b.clone(), f).await;
-    let mut map = boosts();
-    if map.get(key).is_some_and(|w| w.ptr_eq(&Arc::downgrade(&b))) {
-        map.remove(key);
-    }
-    out
+    boosts()
+        .entry(key.to_string())
+        .or_default()
+        .push(Arc::downgrade(&b));
+    let _registered = Registered {
+        key,
+        b: Arc::downgrade(&b),
+    };
+    BOOST.scope(b, f).await
 }
 
 /// A person waits for the work on `key`: its calls go at a person's priority from now on.
 pub fn boost(key: &str) {
-    let b = boosts().get(key).and_then(Weak::upgrade);
-    if let Some(b) = b {
+    let live: Vec<Arc<Boost>> = boosts()
+        .get(key)
+        .map(|v| v.iter().filter_map(Weak::upgrade).collect())
+        .unwrap_or_default();
+    for b in live {
         if !b.on.swap(true, Ordering::SeqCst) {
             b.changed.notify_waiters();
         }
@@ -77,7 +102,9 @@ pub fn boost(key: &str) {
 /// True while work for `key` runs [`boostable`] (the prefetcher's, which may be waiting for
 /// the rate limit).
 pub fn is_boostable(key: &str) -> bool {
-    boosts().get(key).is_some_and(|w| w.strong_count() > 0)
+    boosts()
+        .get(key)
+        .is_some_and(|v| v.iter().any(|w| w.strong_count() > 0))
 }
 
 /// Completes when this task's work is promoted (never, outside [`boostable`] or once it is).
@@ -179,5 +206,28 @@ mod tests {
         tx.send(()).unwrap();
         assert_eq!(work.await.unwrap(), (Priority::Sizes, Priority::Fuse));
         assert!(boosts().get("42").is_none(), "forgotten when the work ends");
+    }
+
+    #[tokio::test]
+    async fn a_boost_promotes_every_piece_of_work_on_its_key() {
+        // A photo's image (its getSizes, asked ahead) and its sidecar, both under way.
+        let piece = || {
+            tokio::spawn(with_priority(
+                Priority::Comments,
+                boostable("7", async {
+                    promoted().await;
+                    current()
+                }),
+            ))
+        };
+        let (a, b) = (piece(), piece());
+        tokio::task::yield_now().await;
+        while boosts().get("7").map_or(0, Vec::len) < 2 {
+            tokio::task::yield_now().await;
+        }
+        boost("7");
+        assert_eq!(a.await.unwrap(), Priority::Fuse);
+        assert_eq!(b.await.unwrap(), Priority::Fuse);
+        assert!(!is_boostable("7") && boosts().get("7").is_none());
     }
 }

@@ -5,12 +5,13 @@
 //! is said in the log (at most every half minute) and shown by [`RateLimiter::waiting_for`].
 //!
 //! In front of the bucket, one wait queue ordered by [`Priority`] (a person's request, then
-//! listing pages, then prefetched comments, then prefetched sizes), first come first served
-//! within a priority: only the head of the queue takes tokens, so a lookup waits at most for
-//! the calls ahead of it at its own priority, never behind the prefetcher's. Background calls
-//! also leave [`super::budget::RESERVE`] of the burst to a person's (in the shared budget,
-//! across processes, and in this process's own bucket alike). A call with a patience
-//! ([`super::priority::with_patience`]) that would wait longer is refused at once.
+//! listing pages, then the sizes image downloads wait for, then prefetched comments), first
+//! come first served within a priority: only the head of the queue takes tokens, so a lookup
+//! waits at most for the calls ahead of it at its own priority, never behind the
+//! prefetcher's. Background calls also leave [`super::budget::RESERVE`] of the burst to a
+//! person's (in the shared budget, across processes, and in this process's own bucket
+//! alike). A call with a patience ([`super::priority::with_patience`]) that would wait longer
+//! is refused at once.
 
 use super::priority::{self, Priority};
 use std::collections::{BTreeSet, VecDeque};
@@ -403,8 +404,8 @@ mod tests {
             r.waiting(),
             vec![
                 (Priority::Listing, 1),
-                (Priority::Comments, 2),
-                (Priority::Sizes, 1)
+                (Priority::Sizes, 1),
+                (Priority::Comments, 2)
             ]
         );
         let t = Instant::now();
@@ -415,7 +416,7 @@ mod tests {
         }
         assert_eq!(
             *log.lock().unwrap(),
-            vec!["lookup", "page", "comments1", "comments2", "sizes"]
+            vec!["lookup", "page", "sizes", "comments1", "comments2"]
         );
         assert!(r.waiting().is_empty());
     }

@@ -218,6 +218,48 @@ impl Index {
         rows
     }
 
+    /// Pending photos whose image is not cached and whose file the listing may not have named
+    /// (no best URL, or a video: its file only `getSizes` names), in processing order after
+    /// `after` (upload date, id), uploaded between `from` and `to`, at most `limit`. A superset:
+    /// the engine decides which of them really need `getSizes`.
+    pub fn pending_unnamed(
+        &self,
+        newest_first: bool,
+        from: i64,
+        to: i64,
+        after: Option<(i64, &str)>,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<Photo>> {
+        let (dir, cmp) = if newest_first {
+            ("DESC", "<")
+        } else {
+            ("ASC", ">")
+        };
+        let after_clause = if after.is_some() {
+            format!("AND (date_upload, id) {cmp} (?4, ?5)")
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "SELECT {COLS} FROM photos
+             WHERE pending = 1 AND deleted_at IS NULL AND date_upload BETWEEN ?1 AND ?2
+                AND image_cached = 0 AND (best_url IS NULL OR media = 'video') {after_clause}
+             ORDER BY date_upload {dir}, id {dir} LIMIT ?3"
+        );
+        self.read(|c| {
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = match after {
+                Some((d, id)) => st
+                    .query_map(params![from, to, limit as i64, d, id], row_to_photo)?
+                    .collect(),
+                None => st
+                    .query_map(params![from, to, limit as i64], row_to_photo)?
+                    .collect(),
+            };
+            rows
+        })
+    }
+
     /// Pending photos that need nothing more of what a run wants (image cached when wanted,
     /// sidecar at `info_level`) are no longer pending, and their old error is cleared.
     pub fn settle_complete(
@@ -631,5 +673,52 @@ mod tests {
         assert!(idx.unsized_photos(true, None, 10).unwrap().is_empty());
         assert_eq!(idx.photo("1").unwrap().unwrap().image_size, Some(42));
         assert_eq!(idx.tree_unsized("", 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_unnamed_queue_walks_on_from_a_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = Index::open(&dir.path().join("index.sqlite")).unwrap();
+        let video = |id: &str, date: i64| Photo {
+            media: "video".into(),
+            ..photo(id, date, true, 0)
+        };
+        let rows = [
+            photo("1", 100, false, 0),
+            photo("2", 200, true, 0),
+            video("3", 300),
+            photo("4", 400, false, 0),
+            video("5", 500),
+        ];
+        idx.upsert_listed(&rows.iter().collect::<Vec<_>>(), 1)
+            .unwrap();
+        let ids = |v: Vec<Photo>| v.into_iter().map(|p| p.id).collect::<Vec<_>>();
+        // No URL, or a video: newest first, photo 2 (named by the listing) left out.
+        assert_eq!(
+            ids(idx.pending_unnamed(true, 0, 999, None, 10).unwrap()),
+            ["5", "4", "3", "1"]
+        );
+        assert_eq!(
+            ids(idx.pending_unnamed(true, 0, 999, None, 2).unwrap()),
+            ["5", "4"]
+        );
+        assert_eq!(
+            ids(idx
+                .pending_unnamed(true, 0, 999, Some((400, "4")), 10)
+                .unwrap()),
+            ["3", "1"]
+        );
+        assert_eq!(
+            ids(idx
+                .pending_unnamed(false, 150, 999, Some((300, "3")), 10)
+                .unwrap()),
+            ["4", "5"]
+        );
+        // A cached image needs no name.
+        idx.set_image_cached("4", 10).unwrap();
+        assert_eq!(
+            ids(idx.pending_unnamed(false, 0, 999, None, 10).unwrap()),
+            ["1", "3", "5"]
+        );
     }
 }
