@@ -9,6 +9,7 @@
 #   BENCH_BASELINE=/path/to/older/flickrfs scripts/bench.sh   # section 5 also measures that
 #                                                             # binary, side by side
 #   BENCH_ONLY=pipes scripts/bench.sh [--quick]   # section 9 only (the pipelines, the prober)
+#   BENCH_ONLY=walks scripts/bench.sh [--quick]   # section 5c only (first and second ls -lR)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -191,6 +192,56 @@ until_images() { # level-1-cache level-2-cache: sets UNTIL1 UNTIL2 (s until ever
   CPU1=$(awk '/^[0-9.]+ [0-9.]+$/ {printf "%.1f", $1+$2}' "$WORK/pipe1.cpu")
   CPU2=$(awk '/^[0-9.]+ [0-9.]+$/ {printf "%.1f", $1+$2}' "$WORK/pipe2.cpu")
 }
+DROPPED=no
+drop_caches() { sync; if echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then DROPPED=yes; else DROPPED=no; fi; }
+# 5c. Walks at the speed of the kernel's caches: first and second `ls -lR` of the same BIG
+#     stream through a fresh mount and in the backing directory, alternating, best of two, the
+#     page cache dropped before each first walk (when the machine allows). The mount keeps
+#     listings and attributes in the kernel (long TTLs, cached readdir) and tells the kernel
+#     what changes, so a second walk should cost little more than the backing directory's.
+#     What `ls -l` asks of every entry beyond that: security.selinux (xattrs are never cached
+#     by the kernel) is answered "not supported", which ls remembers for the mount, and the
+#     ACL (once per inode, then kept by the kernel): a walk with --no-xattr (the kernel asks
+#     no xattr at all) is shown beside.
+#     Then `rclone mount` of the backing directory, as the peer people would use, when
+#     installed. `BENCH_ONLY=walks` runs the BIG mirror and this section alone.
+walk_rows() {
+  walk() { (cd "$1" && ls -lR [0-9a-f] >/dev/null); }
+  best() { awk -v a="$1" -v b="$2" 'BEGIN{print (b == "" || a + 0 < b + 0) ? a : b}'; }
+  kd1= kd2= km1= km2=
+  for _ in 1 2; do
+    drop_caches; t0=$(now); walk "$WORK/big/manhhai"; t1=$(now); walk "$WORK/big/manhhai"; t2=$(now)
+    kd1=$(best "$(secs "$t0" "$t1")" "$kd1"); kd2=$(best "$(secs "$t1" "$t2")" "$kd2")
+    mount_start "$WORK/mnt_big" "$WORK/big" --no-prefetch --image-only
+    drop_caches; t0=$(now); walk "$WORK/mnt_big"; t1=$(now); walk "$WORK/mnt_big"; t2=$(now)
+    mount_stop
+    km1=$(best "$(secs "$t0" "$t1")" "$km1"); km2=$(best "$(secs "$t1" "$t2")" "$km2")
+  done
+  mount_start "$WORK/mnt_big" "$WORK/big" --no-prefetch --image-only --no-xattr
+  drop_caches; t0=$(now); walk "$WORK/mnt_big"; t1=$(now); walk "$WORK/mnt_big"; t2=$(now)
+  mount_stop
+  kx1=$(secs "$t0" "$t1"); kx2=$(secs "$t1" "$t2")
+  if command -v rclone >/dev/null; then
+    mkdir -p "$WORK/mnt_rclone"
+    rclone mount --read-only "$WORK/big/manhhai" "$WORK/mnt_rclone" >"$WORK/rclone.log" 2>&1 &
+    RC_PID=$!
+    for _ in $(seq 300); do mountpoint -q "$WORK/mnt_rclone" && break; sleep 0.1; done
+    drop_caches; t0=$(now); walk "$WORK/mnt_rclone"; t1=$(now); walk "$WORK/mnt_rclone"; t2=$(now)
+    kill "$RC_PID"; wait "$RC_PID" 2>/dev/null || true
+    mountpoint -q "$WORK/mnt_rclone" && fusermount3 -u "$WORK/mnt_rclone"
+    rc="rclone mount: $(secs "$t0" "$t1") s / $(secs "$t1" "$t2") s"
+  else
+    rc="rclone not installed"
+  fi
+  verdict() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN{r = a / b; printf "%.2fx %s (target <= %sx)", r, (r <= t ? "ok" : "SLOW"), t}'; }
+  row "first ls -lR, $BIG photos (page cache dropped: $DROPPED)" "$km1 s mounted" \
+    "backing dir: $kd1 s; --no-xattr: $kx1 s; $rc" "$(verdict "$km1" "$kd1" 1.5)"
+  row "second ls -lR, same mount (kernel caches)" "$km2 s mounted" \
+    "backing dir: $kd2 s; --no-xattr: $kx2 s" "$(verdict "$km2" "$kd2" 2)"
+  case "$(verdict "$km1" "$kd1" 1.5)" in *SLOW*) broken "first ls -lR of $BIG photos: $km1 s mounted, $kd1 s backing dir (target <= 1.5x)" ;; esac
+  case "$(verdict "$km2" "$kd2" 2)" in *SLOW*) broken "second ls -lR of $BIG photos: $km2 s mounted, $kd2 s backing dir (target <= 2x)" ;; esac
+}
+
 pipes_rows() {
   emu_start "$PIPE_N" 24 10
   expected
@@ -290,6 +341,13 @@ EOF
 }
 if [ "${BENCH_ONLY:-}" = pipes ]; then
   pipes_rows
+  finish
+fi
+if [ "${BENCH_ONLY:-}" = walks ]; then
+  emu_start "$BIG" 1 0
+  mirror --cache-path "$WORK/big" --image-only --concurrency 16 --debug 1
+  walk_rows
+  [ "$DROPPED" = yes ] || note "the page cache could not be dropped here (not root?): first walks are warm"
   finish
 fi
 
@@ -502,8 +560,6 @@ row "mirror of $BIG photos (--image-only, 1 KiB)" "$(calc "\"%.0f s, %.0f photos
 #     rows only, as a mirror writes them, plus the probed photo's file for bindfs, whose
 #     start-up reads nothing of the tree whatever its size), where ls -lR of the hashed tree
 #     and the mount's peak RSS are measured too.
-DROPPED=no
-drop_caches() { sync; if echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then DROPPED=yes; else DROPPED=no; fi; }
 first_stat() { # mnt file cmd...: sets FIRST (seconds), leaves the mount running as MNT_PID
   local mnt=$1 file=$2 t0 tries=0; shift 2
   mkdir -p "$mnt"; drop_caches
@@ -546,48 +602,7 @@ ready_row() { # label cache user mnt file
 known_big=$(python3 -c "import hashlib,json,sys; p=json.load(open(sys.argv[1]))['photos']; p=p[len(p)//2]; h=hashlib.md5(p['id'].encode()).hexdigest(); print('/'.join(h[:4])+'/'+h+'.'+p['ext'])" "$WORK/exp.json")
 ready_row "$BIG photos (mirrored)" "$WORK/big" manhhai "$WORK/mnt_ready" "$known_big"
 
-# 5c. Walks at the speed of the kernel's caches: first and second `ls -lR` of the same BIG
-#     stream through a fresh mount and in the backing directory, alternating, best of two, the
-#     page cache dropped before each first walk (when the machine allows). The mount keeps
-#     listings and attributes in the kernel (long TTLs, cached readdir) and tells the kernel
-#     what changes, so a second walk should cost little more than the backing directory's;
-#     what it still asks per entry is `security.selinux` (ls -l asks for every entry; xattrs
-#     are never cached by the kernel): a walk with --no-xattr is shown beside. Then `rclone
-#     mount` of the backing directory, as the peer people would use, when installed.
-walk() { (cd "$1" && ls -lR [0-9a-f] >/dev/null); }
-best() { awk -v a="$1" -v b="$2" 'BEGIN{print (b == "" || a + 0 < b + 0) ? a : b}'; }
-kd1= kd2= km1= km2=
-for _ in 1 2; do
-  drop_caches; t0=$(now); walk "$WORK/big/manhhai"; t1=$(now); walk "$WORK/big/manhhai"; t2=$(now)
-  kd1=$(best "$(secs "$t0" "$t1")" "$kd1"); kd2=$(best "$(secs "$t1" "$t2")" "$kd2")
-  mount_start "$WORK/mnt_big" "$WORK/big" --no-prefetch --image-only
-  drop_caches; t0=$(now); walk "$WORK/mnt_big"; t1=$(now); walk "$WORK/mnt_big"; t2=$(now)
-  mount_stop
-  km1=$(best "$(secs "$t0" "$t1")" "$km1"); km2=$(best "$(secs "$t1" "$t2")" "$km2")
-done
-mount_start "$WORK/mnt_big" "$WORK/big" --no-prefetch --image-only --no-xattr
-drop_caches; t0=$(now); walk "$WORK/mnt_big"; t1=$(now); walk "$WORK/mnt_big"; t2=$(now)
-mount_stop
-kx1=$(secs "$t0" "$t1"); kx2=$(secs "$t1" "$t2")
-if command -v rclone >/dev/null; then
-  mkdir -p "$WORK/mnt_rclone"
-  rclone mount --read-only "$WORK/big/manhhai" "$WORK/mnt_rclone" >"$WORK/rclone.log" 2>&1 &
-  RC_PID=$!
-  for _ in $(seq 300); do mountpoint -q "$WORK/mnt_rclone" && break; sleep 0.1; done
-  drop_caches; t0=$(now); walk "$WORK/mnt_rclone"; t1=$(now); walk "$WORK/mnt_rclone"; t2=$(now)
-  kill "$RC_PID"; wait "$RC_PID" 2>/dev/null || true
-  mountpoint -q "$WORK/mnt_rclone" && fusermount3 -u "$WORK/mnt_rclone"
-  rc="rclone mount: $(secs "$t0" "$t1") s / $(secs "$t1" "$t2") s"
-else
-  rc="rclone not installed"
-fi
-verdict() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN{r = a / b; printf "%.2fx %s (target <= %sx)", r, (r <= t ? "ok" : "SLOW"), t}'; }
-row "first ls -lR, $BIG photos (page cache dropped: $DROPPED)" "$km1 s mounted" \
-  "backing dir: $kd1 s; --no-xattr: $kx1 s; $rc" "$(verdict "$km1" "$kd1" 1.5)"
-row "second ls -lR, same mount (kernel caches)" "$km2 s mounted" \
-  "backing dir: $kd2 s; --no-xattr: $kx2 s" "$(verdict "$km2" "$kd2" 2)"
-case "$(verdict "$km1" "$kd1" 1.5)" in *SLOW*) broken "first ls -lR of $BIG photos: $km1 s mounted, $kd1 s backing dir (target <= 1.5x)" ;; esac
-case "$(verdict "$km2" "$kd2" 2)" in *SLOW*) broken "second ls -lR of $BIG photos: $km2 s mounted, $kd2 s backing dir (target <= 2x)" ;; esac
+walk_rows
 
 t0=$(now)
 "$BIN" synth-index --cache-path "$WORK/huge" --username synth --photos "$HUGE" >/dev/null

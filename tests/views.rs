@@ -305,6 +305,42 @@ fn mounted_views_match_the_emulator() {
         std::io::Error::last_os_error().raw_os_error(),
         Some(libc::ERANGE)
     );
+    // `security.*` (what `ls -l` asks of every entry): not supported, on a file and on a
+    // directory, through the kernel, so that `ls` stops asking; ACLs and `user.` names
+    // stay "no such attribute".
+    let parent =
+        std::ffi::CString::new(hashed.parent().unwrap().as_os_str().as_encoded_bytes()).unwrap();
+    for (path, name, want) in [
+        (&c, "security.selinux", libc::EOPNOTSUPP),
+        (&c, "system.posix_acl_access", libc::ENODATA),
+        (&parent, "system.posix_acl_default", libc::ENODATA),
+        (&parent, "security.selinux", libc::EOPNOTSUPP),
+        (&c, "user.nothing", libc::ENODATA),
+    ] {
+        let n = std::ffi::CString::new(name).unwrap();
+        // SAFETY: valid paths and a buffer of the size given.
+        let r = unsafe { libc::getxattr(path.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), 4) };
+        let e = std::io::Error::last_os_error().raw_os_error();
+        assert_eq!((r, e), (-1, Some(want)), "{name}");
+    }
+    // ... and `ls -l` takes that answer in its stride: no error, no ACL mark.
+    let ls = Command::new("ls")
+        .args(["-lR", "albums"])
+        .arg(hashed.parent().unwrap())
+        .current_dir(&mnt)
+        .output()
+        .unwrap();
+    assert!(
+        ls.status.success() && ls.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&ls.stderr)
+    );
+    let out = String::from_utf8_lossy(&ls.stdout);
+    assert!(out
+        .lines()
+        .all(|l| !l.split(' ').next().unwrap().ends_with('+')));
+    let file = hashed.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(out.contains(&file), "{file} in {out}");
 
     // find -L over the views: no loop, every link a file.
     let find = Command::new("find")

@@ -132,6 +132,7 @@ fn errno_name(errno: i32) -> &'static str {
         libc::EINVAL => "invalid argument",
         libc::ENOSPC => "no space left",
         libc::ENODATA => "no such attribute",
+        libc::EOPNOTSUPP => "not supported",
         _ => "error",
     }
 }

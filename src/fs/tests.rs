@@ -347,12 +347,16 @@ fn views_by_date_and_tag_and_extended_attributes() {
         get("user.xdg.origin.url").unwrap(),
         format!("https://www.flickr.com/photos/someone/{}/", p.id)
     );
-    for missing in ["security.selinux", "system.posix_acl_access", "user.other"] {
-        assert_eq!(
-            get(missing).unwrap_err().errno(),
-            libc::ENODATA,
-            "{missing}"
-        );
+    for none in [
+        "user.other",
+        "system.posix_acl_access",
+        "system.posix_acl_default",
+    ] {
+        assert_eq!(get(none).unwrap_err().errno(), libc::ENODATA, "{none}");
+    }
+    // Other namespaces are not served at all (`ls -l` then stops asking).
+    for other in ["security.selinux", "security.capability", "trusted.x"] {
+        assert_eq!(get(other).unwrap_err().errno(), libc::EOPNOTSUPP, "{other}");
     }
     let list = f.fs.listxattr(img.ino).unwrap();
     assert_eq!(

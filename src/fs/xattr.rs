@@ -2,8 +2,14 @@
 //! links), for file managers and desktop search: `user.xdg.origin.url` (the photo page),
 //! `user.xdg.comment` (title and description), `user.xdg.tags` (comma-separated, as the XDG
 //! convention has it), `user.flickr.id` and `user.flickr.title`. Empty values are left out.
-//! Any other name (the kernel's `security.*` and `system.posix_acl_*` questions on every
-//! `ls -l`) is answered "no such attribute" at once, without the index.
+//! Only the `user.` namespace is served, and the ACL names (`system.posix_acl_*`: "no such
+//! attribute", which the kernel keeps per inode, see `fuse::init`). A name in any other
+//! namespace (`security.selinux`, which `ls -l` asks of every entry) is answered "not
+//! supported" at once, without the index, which is what Linux says of a namespace a
+//! filesystem has no handler for. `ls` remembers that answer for the whole device
+//! (coreutils' `getfilecon_cache`) and stops asking, where "no such attribute" made it ask
+//! again for every entry of every walk: one FUSE round trip per entry, as the kernel caches
+//! no xattr of a FUSE mount.
 
 use super::error::{Error, Result};
 use super::inode::{node_of, Node};
@@ -36,10 +42,16 @@ impl FlickrFs {
         Ok(all.into_iter().filter(|(_, v)| !v.is_empty()).collect())
     }
 
-    /// The value of attribute `name` of `ino`; `ENODATA` when it has none.
+    /// The value of attribute `name` of `ino`; `ENODATA` when it has none (every ACL),
+    /// `EOPNOTSUPP` for a name outside the `user.` namespace and the ACLs.
     pub fn getxattr(&self, ino: u64, name: &str) -> Result<Vec<u8>> {
         if !name.starts_with("user.") {
-            return Err(Error::answer(libc::ENODATA));
+            let acl = name.starts_with("system.posix_acl_");
+            return Err(Error::answer(if acl {
+                libc::ENODATA
+            } else {
+                libc::EOPNOTSUPP
+            }));
         }
         self.xattrs(ino)?
             .into_iter()
