@@ -199,10 +199,9 @@ drop_caches() { sync; if echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then DROP
 #     page cache dropped before each first walk (when the machine allows). The mount keeps
 #     listings and attributes in the kernel (long TTLs, cached readdir) and tells the kernel
 #     what changes, so a second walk should cost little more than the backing directory's.
-#     What `ls -l` asks of every entry beyond that: security.selinux (xattrs are never cached
-#     by the kernel) is answered "not supported", which ls remembers for the mount, and the
-#     ACL (once per inode, then kept by the kernel): a walk with --no-xattr (the kernel asks
-#     no xattr at all) is shown beside.
+#     What `ls -l` asks of every entry beyond that (security.selinux, system.posix_acl_*;
+#     xattrs are never cached by the kernel) is answered "not supported", which ls remembers
+#     for the mount: a walk with --no-xattr (the kernel asks no xattr at all) is shown beside.
 #     Then `rclone mount` of the backing directory, as the peer people would use, when
 #     installed. `BENCH_ONLY=walks` runs the BIG mirror and this section alone.
 walk_rows() {

@@ -305,15 +305,15 @@ fn mounted_views_match_the_emulator() {
         std::io::Error::last_os_error().raw_os_error(),
         Some(libc::ERANGE)
     );
-    // `security.*` (what `ls -l` asks of every entry): not supported, on a file and on a
-    // directory, through the kernel, so that `ls` stops asking; ACLs and `user.` names
-    // stay "no such attribute".
+    // Names outside `user.` (what `ls -l` asks of every entry): not supported, on a file and
+    // on a directory, through the kernel, so that `ls` stops asking; `user.` ones stay
+    // "no such attribute".
     let parent =
         std::ffi::CString::new(hashed.parent().unwrap().as_os_str().as_encoded_bytes()).unwrap();
     for (path, name, want) in [
         (&c, "security.selinux", libc::EOPNOTSUPP),
-        (&c, "system.posix_acl_access", libc::ENODATA),
-        (&parent, "system.posix_acl_default", libc::ENODATA),
+        (&c, "system.posix_acl_access", libc::EOPNOTSUPP),
+        (&parent, "system.posix_acl_default", libc::EOPNOTSUPP),
         (&parent, "security.selinux", libc::EOPNOTSUPP),
         (&c, "user.nothing", libc::ENODATA),
     ] {

@@ -2,14 +2,12 @@
 //! links), for file managers and desktop search: `user.xdg.origin.url` (the photo page),
 //! `user.xdg.comment` (title and description), `user.xdg.tags` (comma-separated, as the XDG
 //! convention has it), `user.flickr.id` and `user.flickr.title`. Empty values are left out.
-//! Only the `user.` namespace is served, and the ACL names (`system.posix_acl_*`: "no such
-//! attribute", which the kernel keeps per inode, see `fuse::init`). A name in any other
-//! namespace (`security.selinux`, which `ls -l` asks of every entry) is answered "not
-//! supported" at once, without the index, which is what Linux says of a namespace a
-//! filesystem has no handler for. `ls` remembers that answer for the whole device
-//! (coreutils' `getfilecon_cache`) and stops asking, where "no such attribute" made it ask
-//! again for every entry of every walk: one FUSE round trip per entry, as the kernel caches
-//! no xattr of a FUSE mount.
+//! Only the `user.` namespace is served: a name in any other (`security.selinux` and
+//! `system.posix_acl_*`, which `ls -l` asks of every entry) is answered "not supported" at once,
+//! without the index, which is what Linux says of a namespace a filesystem has no handler for.
+//! `ls` remembers that answer for the whole device (coreutils' `getfilecon_cache`,
+//! `file_has_acl_cache`) and stops asking, where "no such attribute" made it ask again for
+//! every entry of every walk: one FUSE round trip per entry, the kernel caching no xattr.
 
 use super::error::{Error, Result};
 use super::inode::{node_of, Node};
@@ -42,16 +40,11 @@ impl FlickrFs {
         Ok(all.into_iter().filter(|(_, v)| !v.is_empty()).collect())
     }
 
-    /// The value of attribute `name` of `ino`; `ENODATA` when it has none (every ACL),
-    /// `EOPNOTSUPP` for a name outside the `user.` namespace and the ACLs.
+    /// The value of attribute `name` of `ino`; `ENODATA` when it has none, `EOPNOTSUPP` for a
+    /// name outside the `user.` namespace.
     pub fn getxattr(&self, ino: u64, name: &str) -> Result<Vec<u8>> {
         if !name.starts_with("user.") {
-            let acl = name.starts_with("system.posix_acl_");
-            return Err(Error::answer(if acl {
-                libc::ENODATA
-            } else {
-                libc::EOPNOTSUPP
-            }));
+            return Err(Error::answer(libc::EOPNOTSUPP));
         }
         self.xattrs(ino)?
             .into_iter()

@@ -237,13 +237,11 @@ impl Filesystem for FuseAdapter {
         // Names and attributes in one trip: `ls -l`, `find` and rsync then skip a lookup per
         // entry.
         let _ = config.add_capabilities(InitFlags::FUSE_DO_READDIRPLUS);
-        // POSIX ACLs known to the kernel: it then keeps the answer (there are none, ENODATA)
-        // with the inode, instead of asking again for every `ls -l` of every entry; it asks
-        // once per entry (twice per directory) of a first walk. Without the capability the
-        // ACL names could be answered "not supported" like `security.*` (which `ls` then
-        // stops asking for the mount), but a sidecar's size and bytes were then seen to
-        // disagree in tests/mount.rs (3 runs of 4, cause not found), so it stays.
-        let _ = config.add_capabilities(InitFlags::FUSE_POSIX_ACL);
+        // No FUSE_POSIX_ACL: the files have no ACLs, and `system.posix_acl_*` is answered
+        // "not supported" (`fs::xattr`), after which `ls -l` asks no more on this mount. With
+        // the capability the kernel would keep a "no ACL" per inode, but only after asking
+        // once for every entry (and twice for every directory) of a first walk, and it must
+        // not be told "not supported" (its permission checks would fail on that answer).
         // No OPENDIR/RELEASEDIR: two round trips per directory of every walk, the largest cost
         // left on a second `ls -lR` of the hashed tree (as many directories as photos at
         // depth 4). The kernel then keeps every listing: those that change are forgotten when
@@ -547,18 +545,16 @@ impl Filesystem for FuseAdapter {
     }
 
     // With `--no-xattr`, ENOSYS: the kernel then stops asking (no xattr trip on every `ls -l`
-    // entry). Otherwise the names `ls -l` asks of every entry are answered from memory:
-    // security.* EOPNOTSUPP, which `ls` remembers for the mount, the ACLs ENODATA, which the
-    // kernel keeps per inode (`fs::xattr`).
+    // entry). Otherwise the names `ls -l` asks of every entry (security.*, ACLs) get
+    // EOPNOTSUPP from memory, which `ls` remembers for the mount (`fs::xattr`).
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
         if !self.xattr {
             return reply.error(Errno::ENOSYS);
         }
         let Some(name) = name.to_str() else {
-            // Not one of ours: unserved unless in the user (or ACL) namespace, as in `fs`.
-            let b = name.as_encoded_bytes();
-            let ours = b.starts_with(b"user.") || b.starts_with(b"system.posix_acl_");
-            return reply.error(Errno::from_i32(if ours {
+            // Not one of ours, in the user namespace or (like any other namespace) unserved.
+            let user = name.as_encoded_bytes().starts_with(b"user.");
+            return reply.error(Errno::from_i32(if user {
                 libc::ENODATA
             } else {
                 libc::EOPNOTSUPP
