@@ -197,7 +197,8 @@ fn long_timeouts_never_show_a_stale_name_size_or_byte() {
             assert_eq!(&now, old, "{d:?} listed differently");
         }
     }
-    assert!(m.stop().success());
+    let stopped = m.stop();
+    assert!(stopped.success(), "{stopped:?}\n{}", m.log());
 }
 
 /// A download that starts over from zero (the host ignores the retry's `Range` and sends the
@@ -353,5 +354,6 @@ fn photos_another_process_indexes_appear_in_listings_the_kernel_kept() {
         let v = sidecar(&photo_path(&mnt, "", &p.id, "json", 4));
         assert_eq!(v["title"]["content"], p.title.as_str());
     }
-    assert!(m.stop().success());
+    let stopped = m.stop();
+    assert!(stopped.success(), "{stopped:?}\n{}", m.log());
 }

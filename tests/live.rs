@@ -318,5 +318,6 @@ fn a_mount_follows_the_live_stream() {
         0,
         "the placeholder was fetched"
     );
-    assert!(m.stop().success());
+    let stopped = m.stop();
+    assert!(stopped.success(), "{stopped:?}\n{}", m.log());
 }

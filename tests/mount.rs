@@ -342,7 +342,8 @@ fn a_mount_over_a_complete_mirror_makes_zero_requests() {
     let s = emu.stats();
     assert_eq!(s.total_calls, 0, "API calls: {:?}", s.calls);
     assert_eq!(s.image_gets + s.image_heads, 0, "image requests");
-    assert!(m.stop().success());
+    let stopped = m.stop();
+    assert!(stopped.success(), "{stopped:?}\n{}", m.log());
 }
 
 fn cached_ids(cache: &Path, exp: &flickr_emulator::Expected) -> Vec<usize> {
@@ -731,7 +732,8 @@ fn a_cold_listing_probes_its_sizes_together_and_the_next_mount_knows_them() {
         photos.len()
     );
     assert_eq!(s.image_gets, 0, "a stat downloads nothing");
-    assert!(m.stop().success());
+    let stopped = m.stop();
+    assert!(stopped.success(), "{stopped:?}\n{}", m.log());
 
     // The next mount knows the sizes from the index: not a single HEAD.
     emu.e().reset_stats();
@@ -743,5 +745,6 @@ fn a_cold_listing_probes_its_sizes_together_and_the_next_mount_knows_them() {
         assert_eq!(std::fs::metadata(&path).unwrap().len(), p.best_bytes);
     }
     assert_eq!(emu.stats().image_heads, 0);
-    assert!(m.stop().success());
+    let stopped = m.stop();
+    assert!(stopped.success(), "{stopped:?}\n{}", m.log());
 }

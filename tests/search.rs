@@ -499,7 +499,8 @@ fn mount_search_directory_lists_links_that_resolve() {
     );
     let err = std::fs::create_dir(search_root.join("x/y")).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EROFS), "{err}");
-    assert!(m.stop().success());
+    let stopped = m.stop();
+    assert!(stopped.success(), "{stopped:?}\n{}", m.log());
 }
 
 /// Resident memory of a process, in bytes.
@@ -562,7 +563,8 @@ fn ten_thousand_search_names_keep_the_mount_bounded() {
     // The newest name is listed; the first (dropped) is searched again when looked up.
     let again = std::fs::read_dir(root.join(name(0))).unwrap().count();
     assert_eq!(again, hits);
-    assert!(m.stop().success());
+    let stopped = m.stop();
+    assert!(stopped.success(), "{stopped:?}\n{}", m.log());
 }
 
 #[test]
