@@ -195,7 +195,7 @@ fn cp_and_rsync_copy_identical_trees_and_16_readers_see_no_error() {
     let emu = Emu::start(200, 53);
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("mnt");
-    let _m = Mount::start(
+    let m = Mount::start(
         &emu,
         &dir.path().join("cache"),
         &mnt,
@@ -223,7 +223,12 @@ fn cp_and_rsync_copy_identical_trees_and_16_readers_see_no_error() {
                     let (p, md5) = &paths[(x % paths.len() as u64) as usize];
                     match std::fs::read(p) {
                         Ok(b) if md5_hex(&b) == *md5 => {}
-                        _ => {
+                        other => {
+                            let what = match other {
+                                Ok(b) => format!("{} bytes, wrong md5", b.len()),
+                                Err(e) => e.to_string(),
+                            };
+                            eprintln!("reader {t}: {}: {what}", p.display());
                             errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                     }
@@ -231,7 +236,7 @@ fn cp_and_rsync_copy_identical_trees_and_16_readers_see_no_error() {
             });
         }
     });
-    assert_eq!(errors.into_inner(), 0);
+    assert_eq!(errors.into_inner(), 0, "mount log:\n{}", m.log());
     let twice: Vec<_> = emu
         .stats()
         .image_gets_by_photo
