@@ -630,3 +630,86 @@ fn a_mount_reads_an_image_while_a_mirror_downloads_it() {
     assert!(mount.stop().success(), "{}", mount.log());
     check_cache(&cache, &exp, 0, 4).assert_complete(3, true, false);
 }
+
+/// A start walks the tree for crash leftovers only after a writer died (a walk reads tens of
+/// thousands of directories at 100k photos): a clean run leaves no marker of its own, a killed
+/// one leaves its marker, and the next run sweeps what it left, marker included.
+#[test]
+fn a_killed_writer_is_swept_after_and_a_clean_one_leaves_no_marker() {
+    let emu = Emu::start_with(flickr_emulator::EmulatorConfig {
+        photos: 3,
+        seed: 8,
+        image_kb: 640,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let writers = cache.join(USER).join(".flickrfs/writers");
+    let markers = || -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&writers)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    run_ok(mirror_cmd(&emu, &cache, USER, &["--info-level", "1"]));
+    assert_eq!(markers(), vec!["swept".to_string()], "a clean run retires");
+
+    // Three more photos, downloaded slowly; the mirror is killed once it writes.
+    emu.grow(USER, 3);
+    emu.set_faults(flickr_emulator::Faults {
+        trickle_ms: 250,
+        ..Default::default()
+    });
+    let log = dir.path().join("killed.log");
+    let mut killed = mirror_cmd(
+        &emu,
+        &cache,
+        USER,
+        &["--info-level", "1", "--concurrency", "1"],
+    )
+    .stderr(std::fs::File::create(&log).unwrap())
+    .spawn()
+    .unwrap();
+    let pid = killed.id();
+    let start = std::time::Instant::now();
+    while !markers().iter().any(|m| m.starts_with(&format!("{pid}-"))) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "no marker of the writer: {:?}\n{}",
+            markers(),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    assert_eq!(
+        markers().len(),
+        2,
+        "the dead writer's marker stays: {:?}",
+        markers()
+    );
+    // What a crash mid-write leaves beside a photo.
+    let exp = emu.expected(USER);
+    let p = &exp.photos[0];
+    let image = photo_path(&cache, USER, &p.id, &p.ext, 4);
+    std::fs::create_dir_all(image.parent().unwrap()).unwrap();
+    let name = image.file_name().unwrap().to_string_lossy().into_owned();
+    let leftover = image.with_file_name(format!(".{name}.{pid}.0.flickrfs-tmp"));
+    std::fs::write(&leftover, b"half").unwrap();
+
+    emu.set_faults(flickr_emulator::Faults::default());
+    run_ok(mirror_cmd(&emu, &cache, USER, &["--info-level", "1"]));
+    assert!(!leftover.exists(), "the dead writer's temp file is swept");
+    assert_eq!(
+        markers(),
+        vec!["swept".to_string()],
+        "and its marker with it"
+    );
+    assert_eq!(temp_files(&cache.join(USER)), Vec::<PathBuf>::new());
+    check_cache(&cache, &exp, 1, 4).assert_complete(6, true, true);
+}

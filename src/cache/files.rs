@@ -7,11 +7,13 @@
 //! `TEMP_SUFFIX` and are removed by [`Store::clean_temp_files`] at start (a mount: once it is
 //! up), unless their writer (named by pid, holding a lock) is still alive.
 
+use super::writers::Writers;
 use crate::photo;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Suffix of every temp file the store writes; nothing else in the tree ends with it.
@@ -110,6 +112,8 @@ pub fn describe_dir_error(dir: &Path, e: &io::Error) -> String {
 pub struct Store {
     root: PathBuf,
     depth: usize,
+    /// This process's writer marker (see [`Writers`]), shared by every clone.
+    writers: Arc<Writers>,
 }
 
 impl Store {
@@ -125,9 +129,11 @@ impl Store {
         let root = cache_path.join(username);
         ensure_private_dir(&root)?;
         ensure_private_dir(&root.join(META_DIR))?;
+        let writers = Arc::new(Writers::new(&root.join(META_DIR)));
         Ok(Store {
             root,
             depth: depth.min(32),
+            writers,
         })
     }
 
@@ -175,6 +181,7 @@ impl Store {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let dir = final_path.parent().unwrap_or(Path::new("."));
+        self.writers.temp_opening()?;
         for attempt in 0..100u32 {
             let tmp = dir.join(format!(
                 ".{name}.{}.{attempt}{TEMP_SUFFIX}",
@@ -188,21 +195,27 @@ impl Store {
                 .open(&tmp)
             {
                 Ok(file) => {
-                    // Held until the file is closed: it tells a cleaner in another process
-                    // that this temp file has a live writer (see `clean_temp_files`).
-                    lock_exclusive(&file, false)?;
-                    return Ok(TempFile {
+                    let tmp = TempFile {
                         file,
                         path: tmp,
                         final_path: final_path.to_path_buf(),
                         done: false,
                         keep: false,
-                    });
+                        writers: Some(self.writers.clone()),
+                    };
+                    // Held until the file is closed: it tells a cleaner in another process
+                    // that this temp file has a live writer (see `clean_temp_files`).
+                    lock_exclusive(&tmp.file, false)?;
+                    return Ok(tmp);
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.writers.temp_closed(true);
+                    return Err(e);
+                }
             }
         }
+        self.writers.temp_closed(true);
         Err(io::Error::other("could not create a temp file"))
     }
 
@@ -238,6 +251,7 @@ impl Store {
                         final_path: final_path.to_path_buf(),
                         done: false,
                         keep: true,
+                        writers: None,
                     });
                 }
                 _ => continue,
@@ -268,7 +282,9 @@ impl Store {
     /// Removes temp files left by a crash anywhere in the tree. Returns how many were removed.
     /// A temp file with a live writer (a mirror beside this mount, or this process's own
     /// sidecar writes) is left alone: its writer holds a lock on it, and its name carries the
-    /// writer's pid, which must also be gone.
+    /// writer's pid, which must also be gone. The tree is walked only when a writer died
+    /// since the last walk (see [`Writers`]): a start after clean exits reads a directory of
+    /// markers, whatever the size of the stream.
     pub fn clean_temp_files(&self) -> io::Result<usize> {
         self.clean_temp_files_before(None)
     }
@@ -276,7 +292,24 @@ impl Store {
     /// [`Store::clean_temp_files`], sparing temp files written at or after `before` (the
     /// writes under way of a mount that cleans while it serves).
     pub fn clean_temp_files_before(&self, before: Option<SystemTime>) -> io::Result<usize> {
-        fn walk(dir: &Path, removed: &mut usize, before: Option<SystemTime>) -> io::Result<()> {
+        let sweep = self.writers.sweep()?;
+        if !sweep.needed {
+            return Ok(0);
+        }
+        let (mut removed, mut spared) = (0, 0);
+        walk(&self.root, &mut removed, &mut spared, before)?;
+        // A dead writer's temp file spared for being recent stays a reason to walk again.
+        if spared == 0 {
+            self.writers.swept(sweep)?;
+        }
+        return Ok(removed);
+
+        fn walk(
+            dir: &Path,
+            removed: &mut usize,
+            spared: &mut usize,
+            before: Option<SystemTime>,
+        ) -> io::Result<()> {
             let entries = match fs::read_dir(dir) {
                 Ok(e) => e,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -289,7 +322,7 @@ impl Store {
                 let name = name.to_string_lossy();
                 if ft.is_dir() {
                     if name != META_DIR {
-                        walk(&entry.path(), removed, before)?;
+                        walk(&entry.path(), removed, spared, before)?;
                     }
                 } else if name.ends_with(TEMP_SUFFIX) && is_orphan(&entry.path(), &name) {
                     let modified = match entry.metadata().and_then(|m| m.modified()) {
@@ -305,14 +338,18 @@ impl Store {
                             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                             Err(e) => return Err(e),
                         }
+                    } else {
+                        *spared += 1;
                     }
                 }
             }
             Ok(())
         }
-        let mut removed = 0;
-        walk(&self.root, &mut removed, before)?;
-        Ok(removed)
+    }
+
+    /// This process is done writing to the cache: see [`Writers::retire`].
+    pub fn retire(&self) {
+        self.writers.retire();
     }
 }
 
@@ -389,6 +426,8 @@ pub struct TempFile {
     final_path: PathBuf,
     done: bool,
     keep: bool,
+    /// Set for a temp file (not a partial download): told when the file is gone.
+    writers: Option<Arc<Writers>>,
 }
 
 impl TempFile {
@@ -442,8 +481,14 @@ impl Drop for TempFile {
         // A partial download stays to be resumed, unless it holds nothing (a task cancelled
         // at shutdown between opening it and its first byte): an empty one is clutter.
         let empty = self.keep && self.file.metadata().map(|m| m.len() == 0).unwrap_or(false);
+        let mut removed = true;
         if !self.done && (!self.keep || empty) {
-            let _ = fs::remove_file(&self.path);
+            if let Err(e) = fs::remove_file(&self.path) {
+                removed = e.kind() == io::ErrorKind::NotFound;
+            }
+        }
+        if let Some(w) = &self.writers {
+            w.temp_closed(removed);
         }
     }
 }
@@ -558,14 +603,23 @@ mod tests {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let leftover = path.with_file_name(format!(".{name}.{dead}.0{TEMP_SUFFIX}"));
         fs::write(&leftover, b"half").unwrap();
-        // A mount cleaning while it serves spares what was written since it started.
+        // No writer died since the last walk (its marker would say so): no walk at all,
+        // whatever the tree holds.
+        assert_eq!(store.clean_temp_files().unwrap(), 0);
+        assert!(leftover.exists());
+        // The dead writer's marker, as a crash leaves it: nobody holds its lock.
+        let marker = store.meta_dir().join("writers").join(format!("{dead}-1"));
+        fs::write(&marker, b"").unwrap();
+        // A mount cleaning while it serves spares what was written since it started, and
+        // keeps the marker for a later walk.
         let started = SystemTime::now() - Duration::from_secs(3600);
         assert_eq!(store.clean_temp_files_before(Some(started)).unwrap(), 0);
-        assert!(leftover.exists());
+        assert!(leftover.exists() && marker.exists());
         assert_eq!(store.clean_temp_files().unwrap(), 1);
-        assert!(!leftover.exists());
+        assert!(!leftover.exists() && !marker.exists());
         assert!(live.path().exists());
         // Unlocked but its pid alive (between its creation and its lock): left alone too.
+        fs::write(&marker, b"").unwrap();
         let racing = path.with_file_name(format!(".{name}.{}.9{TEMP_SUFFIX}", std::process::id()));
         fs::write(&racing, b"").unwrap();
         assert_eq!(store.clean_temp_files().unwrap(), 0);

@@ -1,13 +1,16 @@
 //! The on-disk cache: `files` owns a user's hashed tree (atomic writes, partial downloads,
 //! crash leftovers), `db` owns the per-user SQLite index, `users` knows which directories of
 //! the cache root are mirrors and which one a typed name means, `viewtree` writes the views as
-//! symlink trees (`mirror --views`). This module owns where each
+//! symlink trees (`mirror --views`), `writers` knows which processes write temp files there
+//! (so that a start walks the tree for crash leftovers only after a crash). This module owns
+//! where each
 //! user's index lives.
 
 pub mod db;
 pub mod files;
 pub mod users;
 pub mod viewtree;
+pub mod writers;
 
 use std::path::{Path, PathBuf};
 

@@ -20,7 +20,15 @@ pub fn main(args: MirrorArgs, prog: &str) -> i32 {
             return 1;
         }
     };
-    match rt.block_on(run(args, progress)) {
+    let mut store = None;
+    let result = rt.block_on(run(args, progress, &mut store));
+    // Every task gone (their temp files with them): then this process's writer marker can go,
+    // and the next start need not walk the tree for leftovers.
+    rt.shutdown_timeout(Duration::from_secs(2));
+    if let Some(store) = store {
+        store.retire();
+    }
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("{prog}: error: {e}");
@@ -29,7 +37,11 @@ pub fn main(args: MirrorArgs, prog: &str) -> i32 {
     }
 }
 
-async fn run(args: MirrorArgs, progress: bool) -> Result<i32, String> {
+async fn run(
+    args: MirrorArgs,
+    progress: bool,
+    store_out: &mut Option<crate::cache::files::Store>,
+) -> Result<i32, String> {
     bootstrap::check_cache_path(&args.common)?;
     let api = bootstrap::build_api(&args.common)?;
     let (user, store, index) = engine::open_user(
@@ -41,6 +53,7 @@ async fn run(args: MirrorArgs, progress: bool) -> Result<i32, String> {
     )
     .await
     .map_err(|e| e.to_string())?;
+    *store_out = Some(store.clone());
     tracing::info!(
         "Mirroring photostream of {} ({}) into {}",
         user.username,

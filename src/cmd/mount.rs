@@ -145,6 +145,8 @@ fn run(args: MountArgs) -> Result<(), String> {
         std::mem::forget(session);
     }
     rt.shutdown_timeout(Duration::from_secs(2));
+    // Every task gone (their temp files with them): see `Store::retire`.
+    engine.store.retire();
     Ok(())
 }
 
