@@ -753,3 +753,51 @@ fn a_cold_listing_probes_its_sizes_together_and_the_next_mount_knows_them() {
     let stopped = m.stop();
     assert!(stopped.success(), "{stopped:?}\n{}", m.log());
 }
+
+/// The kernel keeps one io mode per inode: an image opened again once cached, while an open
+/// made before (served through the page cache) lasts, must not be put in passthrough, or the
+/// kernel answers the reader EIO.
+#[test]
+fn an_image_opened_again_while_its_first_open_lasts_reads_whole() {
+    use std::io::Read;
+    if !fuse_available() {
+        return;
+    }
+    let emu = Emu::start(5, 61);
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    let m = Mount::start(
+        &emu,
+        &dir.path().join("cache"),
+        &mnt,
+        USER,
+        &["--no-prefetch", "--wait-index", "--image-only"],
+    );
+    let exp = emu.expected(USER);
+    let p = &exp.photos[0];
+    let path = photo_path(&mnt, "", &p.id, &p.ext, 4);
+    // Opened uncached and read whole: the download is done, the handle still open.
+    let mut first = std::fs::File::open(&path).unwrap();
+    let mut bytes = Vec::new();
+    first.read_to_end(&mut bytes).unwrap();
+    assert_eq!(md5_hex(&bytes), p.best_md5);
+    // Until the index says it is cached (what passthrough needs).
+    let start = std::time::Instant::now();
+    loop {
+        let status: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(mnt.join(".flickrfs/status")).unwrap()).unwrap();
+        if status["images_cached"] == 1 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "never cached: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let again = std::fs::read(&path).unwrap_or_else(|e| panic!("second open: {e}\n{}", m.log()));
+    assert_eq!(md5_hex(&again), p.best_md5);
+    drop(first);
+    // And once the first is closed (passthrough allowed again).
+    assert_eq!(md5_hex(&std::fs::read(&path).unwrap()), p.best_md5);
+}
