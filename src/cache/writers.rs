@@ -68,19 +68,24 @@ impl Writers {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_nanos())
                 .unwrap_or(0);
-            let path = self.dir.join(format!("{}-{nanos}", std::process::id()));
+            let name = format!("{}-{nanos}", std::process::id());
+            // Made under a hidden name and locked before it is named: a cleaner never sees it
+            // unlocked (it would take it for a dead writer's).
+            let hidden = self.dir.join(format!(".{name}"));
+            let path = self.dir.join(name);
             let file = OpenOptions::new()
                 .write(true)
                 .create(true)
                 .truncate(false)
                 .mode(0o600)
-                .open(&path)?;
+                .open(&hidden)?;
             if !try_lock(&file)? {
                 return Err(io::Error::other(format!(
                     "the writer marker {} is held by another process",
-                    path.display()
+                    hidden.display()
                 )));
             }
+            fs::rename(&hidden, &path)?;
             *own = Some((path, file));
         }
         self.open_temps.fetch_add(1, Ordering::SeqCst);
@@ -121,8 +126,13 @@ impl Writers {
         };
         for entry in entries {
             let entry = entry?;
-            if entry.file_name() == SWEPT {
+            let name = entry.file_name();
+            if name == SWEPT {
                 swept = true;
+                continue;
+            }
+            // A marker being made (see `temp_opening`).
+            if name.to_string_lossy().starts_with('.') {
                 continue;
             }
             let path = entry.path();
