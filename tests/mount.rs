@@ -455,16 +455,24 @@ fn bad_mount_input_gets_one_clear_line() {
 /// Waits until the mount's background sync says (in `.flickrfs/status`) that it sleeps until
 /// the next refresh.
 fn wait_for_idle(mnt: &Path) {
+    wait_for_status(mnt, "the background sync went idle", |s| {
+        s["sync"] == "idle"
+    });
+}
+
+/// Waits until the mount's `.flickrfs/status` document satisfies `done` (`what` names it in the
+/// failure).
+fn wait_for_status(mnt: &Path, what: &str, done: impl Fn(&serde_json::Value) -> bool) {
     let start = std::time::Instant::now();
     loop {
         let status: serde_json::Value =
             serde_json::from_slice(&std::fs::read(mnt.join(".flickrfs/status")).unwrap()).unwrap();
-        if status["sync"] == "idle" {
+        if done(&status) {
             return;
         }
         assert!(
             start.elapsed() < Duration::from_secs(60),
-            "the background sync never went idle: {status}"
+            "never {what}: {status}"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -782,19 +790,7 @@ fn an_image_opened_again_while_its_first_open_lasts_reads_whole() {
     first.read_to_end(&mut bytes).unwrap();
     assert_eq!(md5_hex(&bytes), p.best_md5);
     // Until the index says it is cached (what passthrough needs).
-    let start = std::time::Instant::now();
-    loop {
-        let status: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(mnt.join(".flickrfs/status")).unwrap()).unwrap();
-        if status["images_cached"] == 1 {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "never cached: {status}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_status(&mnt, "cached", |s| s["images_cached"] == 1);
     let again = std::fs::read(&path).unwrap_or_else(|e| panic!("second open: {e}\n{}", m.log()));
     assert_eq!(md5_hex(&again), p.best_md5);
     drop(first);

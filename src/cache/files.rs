@@ -355,7 +355,7 @@ impl Store {
 
 /// Takes an exclusive flock on `file`; with `try_only`, fails with `WouldBlock` instead of
 /// waiting when another descriptor holds it.
-fn lock_exclusive(file: &File, try_only: bool) -> io::Result<()> {
+pub(crate) fn lock_exclusive(file: &File, try_only: bool) -> io::Result<()> {
     use std::os::unix::io::AsRawFd;
     let op = if try_only {
         libc::LOCK_EX | libc::LOCK_NB
