@@ -5,7 +5,7 @@
 # over the DESIGN budget, ls -lR, RSS or mount-to-first-stat over target), after printing it.
 #
 #   scripts/bench.sh           # full (about 10-14 minutes on 2 cores)
-#   scripts/bench.sh --quick   # smaller streams, about 2 minutes
+#   scripts/bench.sh --quick   # smaller streams, about 7 minutes on 2 cores
 #   BENCH_BASELINE=/path/to/older/flickrfs scripts/bench.sh   # section 5 also measures that
 #                                                             # binary, side by side
 #   BENCH_ONLY=pipes scripts/bench.sh [--quick]   # section 9 only (the pipelines, the prober)
