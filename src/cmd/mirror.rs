@@ -20,13 +20,16 @@ pub fn main(args: MirrorArgs, prog: &str) -> i32 {
             return 1;
         }
     };
-    let mut store = None;
-    let result = rt.block_on(run(args, progress, &mut store));
+    let mut ends = Ends::default();
+    let result = rt.block_on(run(args, progress, &mut ends));
     // Every task gone (their temp files with them): then this process's writer marker can go,
-    // and the next start need not walk the tree for leftovers.
+    // and the next start need not walk the tree for leftovers, nor read a full index log.
     rt.shutdown_timeout(Duration::from_secs(2));
-    if let Some(store) = store {
+    if let Some(store) = ends.store {
         store.retire();
+    }
+    if let Some(index) = ends.index {
+        index.checkpoint_at_exit();
     }
     match result {
         Ok(code) => code,
@@ -37,11 +40,14 @@ pub fn main(args: MirrorArgs, prog: &str) -> i32 {
     }
 }
 
-async fn run(
-    args: MirrorArgs,
-    progress: bool,
-    store_out: &mut Option<crate::cache::files::Store>,
-) -> Result<i32, String> {
+/// What `main` tidies once the runtime has stopped, as far as `run` got.
+#[derive(Default)]
+struct Ends {
+    store: Option<crate::cache::files::Store>,
+    index: Option<Arc<crate::cache::db::Index>>,
+}
+
+async fn run(args: MirrorArgs, progress: bool, ends: &mut Ends) -> Result<i32, String> {
     bootstrap::check_cache_path(&args.common)?;
     let api = bootstrap::build_api(&args.common)?;
     let (user, store, index) = engine::open_user(
@@ -53,7 +59,7 @@ async fn run(
     )
     .await
     .map_err(|e| e.to_string())?;
-    *store_out = Some(store.clone());
+    ends.store = Some(store.clone());
     tracing::info!(
         "Mirroring photostream of {} ({}) into {}",
         user.username,
@@ -66,6 +72,7 @@ async fn run(
         ..args.common.sync_options()
     };
     let engine = Engine::new(api, user, store, index, opts).map_err(|e| e.to_string())?;
+    ends.index = Some(engine.index.clone());
     let bar = spawn_progress(engine.clone(), progress);
     let prune = args.prune_deleted;
     let outcome = tokio::select! {

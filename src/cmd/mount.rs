@@ -145,8 +145,10 @@ fn run(args: MountArgs) -> Result<(), String> {
         std::mem::forget(session);
     }
     rt.shutdown_timeout(Duration::from_secs(2));
-    // Every task gone (their temp files with them): see `Store::retire`.
+    // Every task gone (their temp files with them): see `Store::retire` and
+    // `Index::checkpoint_at_exit`.
     engine.store.retire();
+    engine.index.checkpoint_at_exit();
     Ok(())
 }
 

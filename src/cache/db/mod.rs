@@ -208,6 +208,37 @@ impl Index {
         self.steps.load(Ordering::Relaxed)
     }
 
+    /// At a clean exit: copies the write-ahead log into the database and empties it. Left
+    /// full (a mirror's commits leave up to a few MB), the next process to open the index
+    /// reads all of it to rebuild SQLite's shared-memory index before its first query: a
+    /// mount's start-up from a cold disk waited for that. When another process is reading or
+    /// writing, nothing waits: that process leaves the log behind it, as this one would have.
+    /// Returns whether the log is now empty.
+    pub fn checkpoint_at_exit(&self) -> bool {
+        if self.path.is_none() {
+            return true;
+        }
+        for slot in &self.readers {
+            // Read connections hold the log open too: close them first.
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+        let conn = self.conn();
+        let _ = conn.busy_timeout(Duration::ZERO);
+        let done = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|busy| busy == 0);
+        let _ = conn.busy_timeout(BUSY_TIMEOUT);
+        match done {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::debug!("no checkpoint at exit: {e}");
+                false
+            }
+        }
+    }
+
     /// The raw connection, for modules that own their own tables (search).
     pub fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
