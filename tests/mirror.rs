@@ -130,6 +130,43 @@ fn lifo_caches_newest_first_and_fifo_oldest_first() {
 }
 
 #[test]
+fn a_limit_smaller_than_the_listing_ahead_ends_the_run() {
+    // 3,000 photos: the lister, paced to two pages ahead of the workers, waits for pending
+    // photos that a run capped at 50 never starts. The run used to wait forever.
+    let emu = Emu::start(3000, 17);
+    let exp = emu.expected(USER);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c");
+    let mut child = mirror_cmd(&emu, &cache, USER, &["--limit", "50", "--image-only"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A guard against a hang, not a timing: the run takes about a second.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("mirror --limit 50 of 3,000 photos did not end");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(status.success(), "exit {status:?}");
+    let files = tree_files(&cache.join(USER));
+    assert_eq!(files.len(), 50, "{files:?}");
+    for p in &exp.photos[..50] {
+        assert!(
+            photo_path(&cache, USER, &p.id, &p.ext, 4).exists(),
+            "{}",
+            p.id
+        );
+    }
+}
+
+#[test]
 fn a_clean_exit_leaves_the_index_log_empty() {
     // A whole mirror of 2,000 photos used to leave about 4 MB of write-ahead log, which the
     // next process (a mount starting from a cold disk) read whole before its first query.

@@ -353,7 +353,14 @@ impl Engine {
             if started_any {
                 continue;
             }
-            if !work_left && listing_finished && tasks.is_empty() && self.in_flight_count() == 0 {
+            // With --limit reached the listing may never finish: a paced lister waits for the
+            // pending photos this pass will not start. Nothing more is to be done.
+            let capped = self.opts.limit.is_some_and(|l| pass.started() >= l);
+            if !work_left
+                && (listing_finished || capped)
+                && tasks.is_empty()
+                && self.in_flight_count() == 0
+            {
                 break;
             }
             tokio::select! {
