@@ -167,11 +167,8 @@ async fn background(
     if engine.opts.want_image {
         engine.start_prober(probe_concurrency);
     }
-    // The HTTP clients (CA certificates) and the walk of the whole cache for temp files left
-    // by a crash, after the mount is up (the walk spares the temp files of reads served
-    // meanwhile: written after `started`).
-    let warm = engine.clone();
-    tokio::task::spawn_blocking(move || warm.warm_up());
+    // The walk of the whole cache for temp files left by a crash, after the mount is up (the
+    // walk spares the temp files of reads served meanwhile: written after `started`).
     let cleaner = engine.clone();
     let clean = move || cleaner.store.clean_temp_files_before(Some(started));
     match tokio::task::spawn_blocking(clean).await {
@@ -190,7 +187,13 @@ async fn background(
             );
             idle_until_refresh(&engine, refresh).await;
         }
-        Ok(false) => {}
+        Ok(false) => {
+            // Calls are coming: the HTTP clients (the CA certificates) now, beside them. Not
+            // before: over a complete mirror they are built on first use, if ever, and a
+            // start-up from a cold disk does not read the CA store while it answers lookups.
+            let warm = engine.clone();
+            tokio::task::spawn_blocking(move || warm.warm_up());
+        }
         Err(e) => tracing::warn!("cannot read the index: {e}"),
     }
     let mut failures = 0u32;
