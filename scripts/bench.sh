@@ -552,11 +552,11 @@ mount_stop
 if [ -n "${BENCH_BASELINE:-}" ]; then
   BIN_NEW=$BIN BIN=$BENCH_BASELINE
   mount_start "$WORK/mnt_big" "$WORK/big" --no-prefetch --image-only
-  t6=$(now); ls -lR "$WORK/mnt_big" >/dev/null; t7=$(now)
+  tb0=$(now); ls -lR "$WORK/mnt_big" >/dev/null; tb1=$(now)
   brss=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$MNT_PID/status")
   mount_stop
   BIN=$BIN_NEW
-  note "baseline ($BENCH_BASELINE) over the same $BIG photos: ls -lR $(secs "$t6" "$t7") s, peak RSS $brss MiB"
+  note "baseline ($BENCH_BASELINE) over the same $BIG photos: ls -lR $(secs "$tb0" "$tb1") s (views included), peak RSS $brss MiB"
 fi
 [ "$found" -eq "$BIG" ] || broken "find saw $found files, the stream holds $BIG"
 lsr=$(secs "$t2" "$t3"); fnd=$(secs "$t4" "$t5")
