@@ -142,18 +142,9 @@ fn a_limit_smaller_than_the_listing_ahead_ends_the_run() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // A guard against a hang, not a timing: the run takes about a second.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("mirror --limit 50 of 3,000 photos did not end");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
+    // The run takes about a second; the limit only guards against the hang.
+    let status = wait_or_kill(&mut child, std::time::Duration::from_secs(180))
+        .expect("mirror --limit 50 of 3,000 photos did not end");
     assert!(status.success(), "exit {status:?}");
     let files = tree_files(&cache.join(USER));
     assert_eq!(files.len(), 50, "{files:?}");

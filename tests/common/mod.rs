@@ -467,17 +467,8 @@ impl Mount {
     pub fn stop(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let start = std::time::Instant::now();
-        loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                return s;
-            }
-            if start.elapsed() > std::time::Duration::from_secs(30) {
-                let _ = child.kill();
-                panic!("mount did not stop on SIGTERM: {}", self.log());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        wait_or_kill(&mut child, std::time::Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("mount did not stop on SIGTERM: {}", self.log()))
     }
 }
 
@@ -523,5 +514,25 @@ pub fn read_whole_sidecar(path: &Path) -> Vec<u8> {
             path.display()
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Waits for `child` to exit, at most `limit` (a guard against a hang, not a timing); kills
+/// it and returns None when it has not exited by then.
+pub fn wait_or_kill(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
