@@ -713,3 +713,66 @@ fn a_killed_writer_is_swept_after_and_a_clean_one_leaves_no_marker() {
     assert_eq!(temp_files(&cache.join(USER)), Vec::<PathBuf>::new());
     check_cache(&cache, &exp, 1, 4).assert_complete(6, true, true);
 }
+
+/// A download cut by a kill leaves its partial file to be resumed. When the photo then leaves
+/// the stream (deleted, or made private), nothing will ever resume it: the run that finds the
+/// photo gone removes the partial, and the cache ends with no partial file.
+#[test]
+fn the_partial_download_of_a_photo_deleted_after_a_kill_is_removed() {
+    let emu = Emu::start_with(flickr_emulator::EmulatorConfig {
+        photos: 6,
+        seed: 5,
+        image_kb: 640,
+        ..Default::default()
+    });
+    // 64 KiB every 250 ms: a download lasts some 2.5 s, long enough to be cut.
+    emu.set_faults(flickr_emulator::Faults {
+        trickle_ms: 250,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let log = dir.path().join("mirror.log");
+    let mut mirror = mirror_cmd(&emu, &cache, USER, &["--image-only", "--concurrency", "1"])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let root = cache.join(USER);
+    let start = std::time::Instant::now();
+    let part = loop {
+        let found = temp_files(&root).into_iter().find(|p| {
+            p.to_string_lossy().ends_with(".flickrfs-part")
+                && std::fs::metadata(root.join(p)).is_ok_and(|m| m.len() > 0)
+        });
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "no partial download: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    mirror.kill().unwrap();
+    mirror.wait().unwrap();
+    assert!(
+        root.join(&part).exists(),
+        "a kill keeps the partial to resume"
+    );
+    let exp = emu.expected(USER);
+    let name = part.file_name().unwrap().to_string_lossy().into_owned();
+    let gone = exp
+        .photos
+        .iter()
+        .find(|p| name.starts_with(&format!(".{}.", md5_hex(p.id.as_bytes()))))
+        .expect("the partial file is one of the photos'")
+        .id
+        .clone();
+    let deleted = emu.control(&format!("/_delete?user={USER}&ids={gone}"));
+    assert_eq!(deleted["deleted"], serde_json::json!([gone]), "{deleted}");
+    emu.set_faults(flickr_emulator::Faults::default());
+    run_ok(mirror_cmd(&emu, &cache, USER, &["--image-only"]));
+    assert_eq!(temp_files(&root), Vec::<PathBuf>::new());
+    check_cache(&cache, &emu.expected(USER), 0, 4).assert_complete(5, true, false);
+}

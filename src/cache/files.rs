@@ -259,6 +259,30 @@ impl Store {
         }
     }
 
+    /// Removes the partial download of `final_path` when nobody is writing it: the photo left
+    /// the stream (deleted, or made private) after a kill cut its download, and nothing will
+    /// resume it. A partial with a live writer is left to that writer, whose download then
+    /// completes or fails as gone. True when one was removed.
+    pub fn remove_abandoned_partial(&self, final_path: &Path) -> io::Result<bool> {
+        let path = part_path(final_path);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        match lock_exclusive(&file, true) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        // Under the lock, the name still holds this file unless it was renamed into place.
+        if !is_now(&file, &path) {
+            return Ok(false);
+        }
+        fs::remove_file(&path)?;
+        Ok(true)
+    }
+
     /// The partial download of `final_path` that a writer holds right now (another process,
     /// or another task of this one), opened read-only, so that a reader can follow it instead
     /// of waiting for its lock: `None` when there is none, or nobody holds it.

@@ -116,7 +116,8 @@ impl Engine {
     }
 
     /// Records a complete pass: the total it started from and, after a complete sweep, the
-    /// photos it did not see, which are deleted (their files stay; their sidecars say so).
+    /// photos it did not see, which are deleted (their files stay; their sidecars say so; a
+    /// partial download a kill left of one goes, since nothing will resume it).
     fn finish_pass(&self, swept: bool, total: Option<u64>, gen: i64) -> Result<(), SyncError> {
         let now = now_secs();
         if swept {
@@ -129,6 +130,22 @@ impl Engine {
                 self.stats
                     .deleted
                     .fetch_add(gone.len() as u64, Ordering::Relaxed);
+            }
+            let mut partials = 0;
+            for row in &gone {
+                let image = self.store.image_path(&row.id, &row.ext);
+                match self.store.remove_abandoned_partial(&image) {
+                    Ok(removed) => partials += usize::from(removed),
+                    Err(e) => tracing::warn!(
+                        "cannot remove the partial download of deleted photo {}: {e}",
+                        crate::photo::hash(&row.id)
+                    ),
+                }
+            }
+            if partials > 0 {
+                tracing::info!(
+                    "Removed {partials} partial downloads of photos no longer in the photostream"
+                );
             }
             let mut rewritten = Vec::new();
             for row in gone.iter().filter(|r| r.info_level >= 0) {
