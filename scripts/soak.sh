@@ -33,11 +33,18 @@ LOGS=$WORK/logs
 mkdir -p "$LOGS" "$MNT"
 EMU_PID= MOUNT_PID= WATCH_PID= SMALL=
 cleanup() {
+  local rc=$?
   [ -n "$MOUNT_PID" ] && kill "$MOUNT_PID" 2>/dev/null || true
   [ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null || true
   grep -q " $MNT " /proc/self/mountinfo && fusermount3 -u -z "$MNT" 2>/dev/null || true
   [ -n "$SMALL" ] && umount -l "$SMALL" 2>/dev/null || true
   [ -n "$EMU_PID" ] && kill "$EMU_PID" 2>/dev/null || true
+  # A failed run keeps its logs (the cache goes: it can be large).
+  if [ "$rc" != 0 ]; then
+    KEPT=$(mktemp -d /tmp/flickrfs-soak-logs.XXXXXX)
+    cp -r "$LOGS"/. "$KEPT"/ 2>/dev/null || true
+    echo "soak: logs kept in $KEPT" >&2
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -152,7 +159,7 @@ faults 0 0
 
 # Verdict: bytes, sidecars, leftovers, double downloads.
 # Kills that can cost a download: the mirror's, the mount's two and the watcher's one.
-python3 - "$BASE" "$CACHE/$USER_NAME" "$((KILLS + 3))" <<'EOF' || exit 1
+python3 - "$BASE" "$CACHE/$USER_NAME" "$((KILLS + 3))" <<'EOF' || fail "the verdict above"
 import json, sys, urllib.request, hashlib, os
 base, root = sys.argv[1:3]
 exp = json.load(urllib.request.urlopen(base + "/_expected"))
@@ -187,7 +194,13 @@ print(f"soak: photos={len(exp['photos'])} wrong={len(bad)} leftovers={len(leftov
 if bad:
     sys.exit("soak: FAIL: " + "; ".join(bad[:5]))
 if leftovers:
-    sys.exit("soak: FAIL: temp files left: " + ", ".join(leftovers[:5]))
+    # Whose file it is says where to look: a photo still in the stream, or one deleted since.
+    state = {hashlib.md5(p["id"].encode()).hexdigest(): "in the stream" for p in exp["photos"]}
+    state.update({hashlib.md5(i.encode()).hexdigest(): "deleted on Flickr" for i in exp.get("deleted", [])})
+    def who(path):
+        name = os.path.basename(path).lstrip(".")
+        return f"{path} ({state.get(name[:32], 'unknown photo')}, {os.path.getsize(path)} bytes)"
+    sys.exit("soak: FAIL: temp files left: " + ", ".join(who(p) for p in leftovers[:5]))
 # A SIGKILL can land after the image host sent a whole image and before it reached the disk:
 # that image is fetched again, at most one per download in flight (8) per kill. More than
 # that is a bug (a resume that restarts from zero, a photo processed twice).
@@ -217,7 +230,7 @@ if [ "$(id -u)" = 0 ]; then
   mount -o remount,size=512m "$SMALL"
   FLICKR_API_KEY=$KEY FLICKR_API_SECRET=$SECRET "$BIN" mirror --username "$USER_NAME" --cache-path "$SMALL/cache" --api-url "$API" $NO_PACING \
     --info-level 0 >"$LOGS/full.rerun.log" 2>&1 || fail "rerun after freeing space: $(tail -1 "$LOGS/full.rerun.log")"
-  python3 - "$BASE" "$SMALL/cache/$USER_NAME" <<'EOF' || exit 1
+  python3 - "$BASE" "$SMALL/cache/$USER_NAME" <<'EOF' || fail "the disk-full verdict above"
 import json, sys, urllib.request, hashlib, os
 base, root = sys.argv[1:3]
 exp = json.load(urllib.request.urlopen(base + "/_expected"))
