@@ -25,7 +25,9 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 # Lints, tests and the soak all use the release profile: the build people run, compiled once
 # (a debug build beside it compiled the dependencies twice, aws-lc's C included, and ran the
-# mounts and mirrors under test about four times slower).
+# mounts and mirrors under test about four times slower). With overflow checks, as a debug
+# build has them: an arithmetic overflow fails the suite instead of wrapping unseen.
+export CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true
 echo "== cargo clippy"
 cargo clippy --release --all-targets --quiet -- -D warnings
 echo "== cargo test"
