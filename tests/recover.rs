@@ -563,17 +563,8 @@ fn a_mount_reads_an_image_while_a_mirror_downloads_it() {
     if !fuse_available() {
         return;
     }
-    let emu = Emu::start_with(flickr_emulator::EmulatorConfig {
-        photos: 3,
-        seed: 5,
-        image_kb: 640,
-        ..Default::default()
-    });
-    // 64 KiB every 250 ms: some 2.5 s an image, a read's 128 KiB well within the bound.
-    emu.set_faults(flickr_emulator::Faults {
-        trickle_ms: 250,
-        ..Default::default()
-    });
+    // Some 2.5 s an image, a read's 128 KiB well within the bound.
+    let emu = slow_images_emu(3);
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let mnt = dir.path().join("m");
@@ -590,30 +581,7 @@ fn a_mount_reads_an_image_while_a_mirror_downloads_it() {
         .stderr(std::fs::File::create(&mirror_log).unwrap())
         .spawn()
         .unwrap();
-    // The mirror's first partial file, once it holds some bytes.
-    let start = std::time::Instant::now();
-    let part = loop {
-        let root = cache.join(USER);
-        let found = temp_files(&root).into_iter().find(|p| {
-            p.to_string_lossy().ends_with(".flickrfs-part")
-                && std::fs::metadata(root.join(p)).is_ok_and(|m| m.len() > 0)
-        });
-        if let Some(p) = found {
-            break p;
-        }
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(60),
-            "no partial download: {}",
-            std::fs::read_to_string(&mirror_log).unwrap_or_default()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    };
-    let name = part.file_name().unwrap().to_string_lossy().into_owned();
-    let p = exp
-        .photos
-        .iter()
-        .find(|p| name.starts_with(&format!(".{}.", md5_hex(p.id.as_bytes()))))
-        .expect("the partial file is one of the photos'");
+    let (_, p) = first_partial(&cache.join(USER), &exp, &mirror_log);
     let image = photo_path(&mnt, "", &p.id, &p.ext, 4);
     let bytes = std::fs::read(&image).unwrap_or_else(|e| panic!("{}: {e}", image.display()));
     assert_eq!(md5_hex(&bytes), p.best_md5, "{}", image.display());
@@ -719,17 +687,7 @@ fn a_killed_writer_is_swept_after_and_a_clean_one_leaves_no_marker() {
 /// photo gone removes the partial, and the cache ends with no partial file.
 #[test]
 fn the_partial_download_of_a_photo_deleted_after_a_kill_is_removed() {
-    let emu = Emu::start_with(flickr_emulator::EmulatorConfig {
-        photos: 6,
-        seed: 5,
-        image_kb: 640,
-        ..Default::default()
-    });
-    // 64 KiB every 250 ms: a download lasts some 2.5 s, long enough to be cut.
-    emu.set_faults(flickr_emulator::Faults {
-        trickle_ms: 250,
-        ..Default::default()
-    });
+    let emu = slow_images_emu(6);
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let log = dir.path().join("mirror.log");
@@ -738,9 +696,49 @@ fn the_partial_download_of_a_photo_deleted_after_a_kill_is_removed() {
         .spawn()
         .unwrap();
     let root = cache.join(USER);
+    let exp = emu.expected(USER);
+    let (part, p) = first_partial(&root, &exp, &log);
+    mirror.kill().unwrap();
+    mirror.wait().unwrap();
+    assert!(
+        root.join(&part).exists(),
+        "a kill keeps the partial to resume"
+    );
+    let gone = p.id.clone();
+    let deleted = emu.control(&format!("/_delete?user={USER}&ids={gone}"));
+    assert_eq!(deleted["deleted"], serde_json::json!([gone]), "{deleted}");
+    emu.set_faults(flickr_emulator::Faults::default());
+    run_ok(mirror_cmd(&emu, &cache, USER, &["--image-only"]));
+    assert_eq!(temp_files(&root), Vec::<PathBuf>::new());
+    check_cache(&cache, &emu.expected(USER), 0, 4).assert_complete(5, true, false);
+}
+
+/// An emulator of `photos` 640 KiB images sent 64 KiB every 250 ms: a download lasts some
+/// 2.5 s, long enough to be read while it runs or cut by a kill.
+fn slow_images_emu(photos: usize) -> Emu {
+    let emu = Emu::start_with(flickr_emulator::EmulatorConfig {
+        photos,
+        seed: 5,
+        image_kb: 640,
+        ..Default::default()
+    });
+    emu.set_faults(flickr_emulator::Faults {
+        trickle_ms: 250,
+        ..Default::default()
+    });
+    emu
+}
+
+/// The first partial download under `root` that holds some bytes (its path under `root`) and
+/// the photo it is of. Fails after 60 s with the writer's log.
+fn first_partial<'a>(
+    root: &Path,
+    exp: &'a flickr_emulator::Expected,
+    log: &Path,
+) -> (PathBuf, &'a flickr_emulator::ExpectedPhoto) {
     let start = std::time::Instant::now();
     let part = loop {
-        let found = temp_files(&root).into_iter().find(|p| {
+        let found = temp_files(root).into_iter().find(|p| {
             p.to_string_lossy().ends_with(".flickrfs-part")
                 && std::fs::metadata(root.join(p)).is_ok_and(|m| m.len() > 0)
         });
@@ -750,29 +748,15 @@ fn the_partial_download_of_a_photo_deleted_after_a_kill_is_removed() {
         assert!(
             start.elapsed() < std::time::Duration::from_secs(60),
             "no partial download: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
+            std::fs::read_to_string(log).unwrap_or_default()
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     };
-    mirror.kill().unwrap();
-    mirror.wait().unwrap();
-    assert!(
-        root.join(&part).exists(),
-        "a kill keeps the partial to resume"
-    );
-    let exp = emu.expected(USER);
     let name = part.file_name().unwrap().to_string_lossy().into_owned();
-    let gone = exp
+    let photo = exp
         .photos
         .iter()
         .find(|p| name.starts_with(&format!(".{}.", md5_hex(p.id.as_bytes()))))
-        .expect("the partial file is one of the photos'")
-        .id
-        .clone();
-    let deleted = emu.control(&format!("/_delete?user={USER}&ids={gone}"));
-    assert_eq!(deleted["deleted"], serde_json::json!([gone]), "{deleted}");
-    emu.set_faults(flickr_emulator::Faults::default());
-    run_ok(mirror_cmd(&emu, &cache, USER, &["--image-only"]));
-    assert_eq!(temp_files(&root), Vec::<PathBuf>::new());
-    check_cache(&cache, &emu.expected(USER), 0, 4).assert_complete(5, true, false);
+        .expect("the partial file is one of the photos'");
+    (part, photo)
 }
