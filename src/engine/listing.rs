@@ -60,7 +60,7 @@ impl Engine {
             ),
             _ => tracing::info!("Scanning page {n}/{pages_hint}..."),
         }
-        let result = self
+        let mut result = self
             .api
             .get_photos_uploaded(
                 &self.user.user_id,
@@ -75,8 +75,19 @@ impl Engine {
         *self.last_listed.lock().unwrap_or_else(|e| e.into_inner()) =
             Some(std::time::Instant::now());
         let gen = self.listing_gen.load(Ordering::SeqCst);
-        let photos: Vec<&crate::photo::Photo> = result.photos.iter().collect();
-        let (new, replaced) = self.index.upsert_listed(&photos, gen)?;
+        // Off the async workers: indexing a page (its texts' languages above all) takes a
+        // tenth of a second or more, which the downloads under way must not wait out.
+        let index = self.index.clone();
+        let listed = std::mem::take(&mut result.photos);
+        let (listed, upserted) = tokio::task::spawn_blocking(move || {
+            let photos: Vec<&crate::photo::Photo> = listed.iter().collect();
+            let r = index.upsert_listed(&photos, gen);
+            (listed, r)
+        })
+        .await
+        .map_err(|e| SyncError::Io(format!("indexing a listing page failed: {e}")))?;
+        let (new, replaced) = upserted?;
+        let photos: Vec<&crate::photo::Photo> = listed.iter().collect();
         for (id, ext) in replaced {
             // Replaced on Flickr: the cached file must not be adopted as the new image.
             tracing::info!("Photo {} was replaced on Flickr", crate::photo::hash(&id));

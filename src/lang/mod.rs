@@ -152,6 +152,7 @@ pub fn detect_locale_with_context(text: &str, neighbours: &[&str]) -> Locale {
 /// description and comments, the description by the title and comments, a comment by the
 /// title and description. The sidecar and the search index both label with this, so that
 /// `search --locale` finds exactly what the sidecar says.
+#[derive(Clone, Debug, PartialEq)]
 pub struct PhotoLocales {
     pub title: Locale,
     pub description: Locale,

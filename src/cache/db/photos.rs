@@ -22,6 +22,8 @@ impl Index {
     /// SQLITE_BUSY at once, without waiting, when another process (a mount beside a mirror)
     /// wrote in between.
     pub fn upsert_listed(&self, photos: &[&Photo], gen: i64) -> rusqlite::Result<Upserted> {
+        // Before the write lock (see `search::Prelabeled`).
+        let ahead = self.read(|c| search::prelabel(c, photos))?;
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut new = Vec::new();
@@ -101,7 +103,7 @@ impl Index {
                         let hkey = super::hashkey::of_id(&p.id);
                         all.push(&hkey);
                         insert.execute(all.as_slice())?;
-                        search::reindex_photo(&tx, tx.last_insert_rowid())?;
+                        search::reindex_photo_with(&tx, tx.last_insert_rowid(), Some(&ahead))?;
                         new.push((p.id.clone(), p.date_upload));
                     }
                     Some((old_update, old_url, old_secret, old_ext, cached, rowid)) => {
@@ -126,7 +128,7 @@ impl Index {
                         all.push(&gen);
                         update.execute(all.as_slice())?;
                         if info_changed {
-                            search::reindex_photo(&tx, rowid)?;
+                            search::reindex_photo_with(&tx, rowid, Some(&ahead))?;
                         }
                     }
                 }
