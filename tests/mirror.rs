@@ -772,3 +772,66 @@ fn throttled_comments_do_not_hold_back_the_images() {
     assert!(emu.stats().image_gets_by_photo.values().all(|&n| n == 1));
     assert_eq!(emu.calls("flickr.photos.getSizes"), videos);
 }
+
+#[test]
+fn images_go_on_past_more_failed_photos_than_the_queue_is_read_at_once() {
+    // Files stand where the directories `0/` to `7/` would be: the image of every photo whose
+    // hash starts with one of them fails. Comments are throttled (60 calls an hour), so each
+    // such photo stays pending, at the head of the image queue. With one download at a time
+    // the image pipeline reads its queue 68 photos at a time: once more photos than that have
+    // failed, it must read past them to the images still to do, not wait for the comments.
+    let emu = Emu::start(400, 7);
+    let exp = emu.expected(USER);
+    let blocked = |id: &str| hashed(id).as_bytes()[0] < b'8';
+    let n_blocked = exp.photos.iter().filter(|p| blocked(&p.id)).count();
+    assert!(n_blocked > 2 * 68, "{n_blocked} blocked photos");
+    // Videos wait for getSizes, which the throttle paces too: they are not awaited here.
+    let wanted: Vec<_> = exp
+        .photos
+        .iter()
+        .filter(|p| !blocked(&p.id) && p.media != "video")
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c");
+    std::fs::create_dir_all(cache.join(USER)).unwrap();
+    for d in '0'..='7' {
+        std::fs::write(cache.join(USER).join(d.to_string()), b"in the way").unwrap();
+    }
+    let (mut child, _lines) = watched(paced(
+        mirror_cmd(
+            &emu,
+            &cache,
+            USER,
+            &["--info-level", "2", "--concurrency", "1"],
+        ),
+        60,
+    ));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut left = wanted.clone();
+    while !left.is_empty() {
+        left.retain(|p| {
+            std::fs::read(photo_path(&cache, USER, &p.id, &p.ext, 4))
+                .map_or(true, |b| md5_hex(&b) != p.best_md5)
+        });
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the mirror ended with {} of {} images left",
+            left.len(),
+            wanted.len()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} images left, {} comments calls made",
+            left.len(),
+            wanted.len(),
+            emu.calls("flickr.photos.comments.getList")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    // No photo was handed to the image pipeline twice.
+    let gets = emu.stats().image_gets_by_photo;
+    assert!(gets.values().all(|&n| n == 1), "{:?}", gets.values().max());
+    assert!(gets.keys().all(|id| !blocked(id)));
+}

@@ -5,6 +5,7 @@
 //! foreground guard through which on-access fetches pause the prefetcher.
 
 use super::{now_secs, Engine, FetchError, Order, RunReport, SyncError};
+use crate::cache::db::Queue;
 use crate::flickr::priority::{boostable, with_priority, Priority};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
@@ -221,15 +222,14 @@ impl Engine {
         let Some((lo, hi)) = range else {
             return Ok(0);
         };
-        let newest_first = self.opts.order == Order::Lifo;
-        let limit = 4 * self.opts.per_page as usize;
-        let n = match (self.opts.want_image, self.opts.info_level) {
-            (true, _) | (false, None) => self.index.pending_images(newest_first, lo, hi, limit)?,
-            (false, Some(level)) => self
-                .index
-                .pending_infos(level, newest_first, lo, hi, limit)?,
+        let queue = match (self.opts.want_image, self.opts.info_level) {
+            (true, _) | (false, None) => Queue::Images,
+            (false, Some(level)) => Queue::Infos(level),
         };
-        Ok(n.len() as u64)
+        let n = self
+            .index
+            .count_pending_in(queue, lo, hi, 2 * self.opts.per_page as usize + 1)?;
+        Ok(n as u64)
     }
 
     /// Hands pending photos to the two pipelines in planner order until nothing is left: the
@@ -265,85 +265,99 @@ impl Engine {
             let mut started_any = false;
             let mut work_left = false;
             for lane in [Lane::Image, Lane::Api] {
-                let (sem, wanted) = match lane {
-                    Lane::Image => (&images, want_image),
-                    Lane::Api => (&apis, level.is_some()),
+                let (sem, queue) = match (lane, level) {
+                    (Lane::Image, _) if want_image => (&images, Queue::Images),
+                    (Lane::Api, Some(l)) => (&apis, Queue::Infos(l)),
+                    _ => continue,
                 };
-                let Some((lo, hi)) = range.filter(|_| wanted) else {
+                let Some((lo, hi)) = range else {
                     continue;
                 };
-                let free = sem.available_permits();
-                let limit = free.max(1) * 4 + 64 + pass.tried(lane);
-                let batch = match lane {
-                    Lane::Image => self.index.pending_images(newest_first, lo, hi, limit)?,
-                    Lane::Api => {
-                        self.index
-                            .pending_infos(level.unwrap_or(0), newest_first, lo, hi, limit)?
+                // The queue is read in chunks, from its head, until the permits run out:
+                // photos tried in this pass (failed, to be retried by the next one) and
+                // photos under way are passed over, at most all of them.
+                let chunk = sem.available_permits().max(1) * 4 + 64;
+                let mut budget = chunk + pass.tried(lane) + self.in_flight_count();
+                let mut after: Option<(i64, String)> = None;
+                'chunks: while budget > 0 {
+                    let want = chunk.min(budget);
+                    let batch = self.index.pending_in(
+                        queue,
+                        newest_first,
+                        lo,
+                        hi,
+                        after.as_ref().map(|(d, id)| (*d, id.as_str())),
+                        want,
+                    )?;
+                    budget -= want;
+                    if batch.len() < want {
+                        budget = 0;
                     }
-                };
-                for photo in batch {
-                    if pass.was_tried(&photo.id, lane) || self.is_claimed(&photo.id, lane) {
-                        continue;
-                    }
-                    if !pass.may_start(&photo.id, self.opts.limit) {
-                        continue;
-                    }
-                    work_left = true;
-                    // A photo whose file only `getSizes` names waits for that call without
-                    // holding a download slot.
-                    let sized_first = lane == Lane::Image && self.needs_sizes(&photo);
-                    let gate = if sized_first { &sizes } else { sem };
-                    let Ok(permit) = gate.clone().try_acquire_owned() else {
-                        if sized_first {
+                    after = batch.last().map(|p| (p.date_upload, p.id.clone()));
+                    for photo in batch {
+                        if pass.was_tried(&photo.id, lane) || self.is_claimed(&photo.id, lane) {
                             continue;
                         }
-                        break;
-                    };
-                    if !self.claim(&photo.id, lane) {
-                        continue;
-                    }
-                    // The batch is a snapshot: a worker may have finished this photo since.
-                    // Work from the current row, or not at all (else comments would be fetched
-                    // twice).
-                    let photo = match self.index.pending_photo(&photo.id)? {
-                        Some(current) => current,
-                        None => {
-                            self.release(&photo.id, lane);
+                        if !pass.may_start(&photo.id, self.opts.limit) {
                             continue;
                         }
-                    };
-                    pass.start(&photo.id);
-                    started_any = true;
-                    let me = self.clone();
-                    let pass = pass.clone();
-                    let images = images.clone();
-                    tasks.spawn(async move {
-                        let id = photo.id.clone();
-                        let mut permit = Some(permit);
-                        let r = if sized_first {
-                            let best = {
-                                let _wanted = super::namer::SizesWanted::new(&me);
-                                boostable(
-                                    &id,
-                                    with_priority(Priority::Sizes, me.ensure_best(&photo)),
-                                )
-                                .await
-                            };
-                            match best {
-                                Ok(row) => {
-                                    permit = images.acquire_owned().await.ok();
-                                    me.run_part(row, lane).await
-                                }
-                                Err(e) => Err(e),
+                        work_left = true;
+                        // A photo whose file only `getSizes` names waits for that call without
+                        // holding a download slot.
+                        let sized_first = lane == Lane::Image && self.needs_sizes(&photo);
+                        let gate = if sized_first { &sizes } else { sem };
+                        let Ok(permit) = gate.clone().try_acquire_owned() else {
+                            if sized_first {
+                                continue;
                             }
-                        } else {
-                            me.run_part(photo, lane).await
+                            break 'chunks;
                         };
-                        me.release(&id, lane);
-                        drop(permit);
-                        me.settle(&pass, &id, lane, r);
-                        me.changed.notify_waiters();
-                    });
+                        if !self.claim(&photo.id, lane) {
+                            continue;
+                        }
+                        // The batch is a snapshot: a worker may have finished this photo since.
+                        // Work from the current row, or not at all (else comments would be fetched
+                        // twice).
+                        let photo = match self.index.pending_photo(&photo.id)? {
+                            Some(current) => current,
+                            None => {
+                                self.release(&photo.id, lane);
+                                continue;
+                            }
+                        };
+                        pass.start(&photo.id);
+                        started_any = true;
+                        let me = self.clone();
+                        let pass = pass.clone();
+                        let images = images.clone();
+                        tasks.spawn(async move {
+                            let id = photo.id.clone();
+                            let mut permit = Some(permit);
+                            let r = if sized_first {
+                                let best = {
+                                    let _wanted = super::namer::SizesWanted::new(&me);
+                                    boostable(
+                                        &id,
+                                        with_priority(Priority::Sizes, me.ensure_best(&photo)),
+                                    )
+                                    .await
+                                };
+                                match best {
+                                    Ok(row) => {
+                                        permit = images.acquire_owned().await.ok();
+                                        me.run_part(row, lane).await
+                                    }
+                                    Err(e) => Err(e),
+                                }
+                            } else {
+                                me.run_part(photo, lane).await
+                            };
+                            me.release(&id, lane);
+                            drop(permit);
+                            me.settle(&pass, &id, lane, r);
+                            me.changed.notify_waiters();
+                        });
+                    }
                 }
             }
             // Reap finished workers without waiting.

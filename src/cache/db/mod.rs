@@ -21,6 +21,7 @@ mod tree;
 mod views;
 
 pub use changes::{ChangeBatch, PhotoChange};
+pub use photos::Queue;
 pub use telemetry::{ErrorEvent, IndexCounts};
 pub use tree::TreeFile;
 pub use views::AlbumRow;

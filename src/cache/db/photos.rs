@@ -12,6 +12,32 @@ use rusqlite::{params, OptionalExtension};
 /// old extension) of the photos replaced on Flickr, whose cached files are stale.
 pub type Upserted = (Vec<(String, i64)>, Vec<(String, String)>);
 
+/// The queue of one pipeline: pending photos whose image is not cached yet, or whose sidecar
+/// falls short of a level (or of the row's last update).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Queue {
+    Images,
+    Infos(i32),
+}
+
+impl Queue {
+    /// The condition on a pending row, `?4` being the level: the image queue names it too (as
+    /// always true), so that both queues bind the same parameters.
+    fn filter(self) -> &'static str {
+        match self {
+            Queue::Images => "image_cached = 0 AND ?4 IS NOT NULL",
+            Queue::Infos(_) => "(info_level < ?4 OR info_last_update IS NOT last_update)",
+        }
+    }
+
+    fn level(self) -> i64 {
+        match self {
+            Queue::Images => 0,
+            Queue::Infos(l) => l as i64,
+        }
+    }
+}
+
 impl Index {
     /// Inserts or refreshes listed photos, in one transaction, stamping them as seen by listing
     /// pass `gen` (and in the stream: a photo that comes back is no longer deleted). A photo
@@ -159,65 +185,73 @@ impl Index {
         rows.collect()
     }
 
-    /// Pending photos whose image is not cached yet (the image pipeline's queue), in
-    /// processing order, uploaded between `from` and `to`, at most `limit`.
-    pub fn pending_images(
+    /// Pending photos in `queue`, in processing order (`newest_first` = LIFO), uploaded between
+    /// `from` and `to`, after `after` (upload date, id) in that order when given, at most
+    /// `limit`. Read in chunks through `after`, a queue costs the rows looked at, never the
+    /// whole queue again for each photo handed out.
+    pub fn pending_in(
         &self,
+        queue: Queue,
         newest_first: bool,
         from: i64,
         to: i64,
+        after: Option<(i64, &str)>,
         limit: usize,
     ) -> rusqlite::Result<Vec<Photo>> {
-        self.pending_where("image_cached = 0", newest_first, from, to, limit, None)
-    }
-
-    /// Pending photos whose sidecar falls short of `level` (the API pipeline's queue), in
-    /// processing order, uploaded between `from` and `to`, at most `limit`.
-    pub fn pending_infos(
-        &self,
-        level: i32,
-        newest_first: bool,
-        from: i64,
-        to: i64,
-        limit: usize,
-    ) -> rusqlite::Result<Vec<Photo>> {
-        self.pending_where(
-            "(info_level < ?4 OR info_last_update IS NOT last_update)",
-            newest_first,
-            from,
-            to,
-            limit,
-            Some(level),
-        )
-    }
-
-    fn pending_where(
-        &self,
-        filter: &str,
-        newest_first: bool,
-        from: i64,
-        to: i64,
-        limit: usize,
-        level: Option<i32>,
-    ) -> rusqlite::Result<Vec<Photo>> {
-        let conn = self.conn();
-        let dir = if newest_first { "DESC" } else { "ASC" };
+        let (dir, cmp) = if newest_first {
+            ("DESC", "<")
+        } else {
+            ("ASC", ">")
+        };
+        let after_clause = if after.is_some() {
+            format!("AND (date_upload, id) {cmp} (?5, ?6)")
+        } else {
+            String::new()
+        };
         let sql = format!(
             "SELECT {COLS} FROM photos
              WHERE pending = 1 AND deleted_at IS NULL AND date_upload BETWEEN ?1 AND ?2
-                AND {filter}
-             ORDER BY date_upload {dir}, id {dir} LIMIT ?3"
+                AND {} {after_clause}
+             ORDER BY date_upload {dir}, id {dir} LIMIT ?3",
+            queue.filter()
         );
-        let mut st = conn.prepare_cached(&sql)?;
-        let rows = match level {
-            Some(l) => st
-                .query_map(params![from, to, limit as i64, l], row_to_photo)?
-                .collect(),
-            None => st
-                .query_map(params![from, to, limit as i64], row_to_photo)?
-                .collect(),
-        };
-        rows
+        let level = queue.level();
+        self.read(|c| {
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = match after {
+                Some((d, id)) => st
+                    .query_map(params![from, to, limit as i64, level, d, id], row_to_photo)?
+                    .collect(),
+                None => st
+                    .query_map(params![from, to, limit as i64, level], row_to_photo)?
+                    .collect(),
+            };
+            rows
+        })
+    }
+
+    /// How many photos `queue` holds between `from` and `to`, counted up to `cap` (no row is
+    /// read whole: the lister asks this each time a photo is done).
+    pub fn count_pending_in(
+        &self,
+        queue: Queue,
+        from: i64,
+        to: i64,
+        cap: usize,
+    ) -> rusqlite::Result<usize> {
+        let sql = format!(
+            "SELECT count(*) FROM (SELECT 1 FROM photos
+             WHERE pending = 1 AND deleted_at IS NULL AND date_upload BETWEEN ?1 AND ?2
+                AND {} LIMIT ?3)",
+            queue.filter()
+        );
+        self.read(|c| {
+            c.prepare_cached(&sql)?
+                .query_row(params![from, to, cap as i64, queue.level()], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map(|n| n as usize)
+        })
     }
 
     /// Pending photos whose image is not cached and whose file the listing may not have named
@@ -623,6 +657,47 @@ mod tests {
     }
 
     #[test]
+    fn a_queue_read_in_chunks_is_the_queue_read_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = Index::open(&dir.path().join("index.sqlite")).unwrap();
+        // Ten photos, some uploaded in the same second (the id decides between them).
+        let rows: Vec<Photo> = (0..10)
+            .map(|i| photo(&format!("{}", 100 + i), 100 + i / 3, true, i as u32 % 2))
+            .collect();
+        idx.upsert_listed(&rows.iter().collect::<Vec<_>>(), 1)
+            .unwrap();
+        idx.set_image_cached("104", 10).unwrap();
+        idx.set_info_cached("107", 2, 0).unwrap();
+        let ids = |v: &[Photo]| v.iter().map(|p| p.id.clone()).collect::<Vec<_>>();
+        for queue in [Queue::Images, Queue::Infos(2)] {
+            for newest_first in [true, false] {
+                let whole = idx
+                    .pending_in(queue, newest_first, 0, 999, None, 100)
+                    .unwrap();
+                assert_eq!(whole.len(), 9, "{queue:?}");
+                let mut read = vec![];
+                let mut after: Option<(i64, String)> = None;
+                loop {
+                    let at = after.as_ref().map(|(d, id)| (*d, id.as_str()));
+                    let chunk = idx.pending_in(queue, newest_first, 0, 999, at, 4).unwrap();
+                    let Some(last) = chunk.last() else { break };
+                    after = Some((last.date_upload, last.id.clone()));
+                    read.extend(ids(&chunk));
+                }
+                assert_eq!(read, ids(&whole), "{queue:?} newest first: {newest_first}");
+                // Within the upload dates asked for only.
+                let mid = idx
+                    .pending_in(queue, newest_first, 101, 102, None, 100)
+                    .unwrap();
+                assert!(mid.iter().all(|p| (101..=102).contains(&p.date_upload)));
+            }
+            assert_eq!(idx.count_pending_in(queue, 0, 999, 100).unwrap(), 9);
+            assert_eq!(idx.count_pending_in(queue, 0, 999, 4).unwrap(), 4);
+            assert_eq!(idx.count_pending_in(queue, 100, 100, 100).unwrap(), 3);
+        }
+    }
+
+    #[test]
     fn each_pipeline_sees_its_own_queue_and_the_prober_the_unsized_photos() {
         let dir = tempfile::tempdir().unwrap();
         let idx = Index::open(&dir.path().join("index.sqlite")).unwrap();
@@ -635,22 +710,30 @@ mod tests {
             .unwrap();
         let ids = |v: Vec<Photo>| v.into_iter().map(|p| p.id).collect::<Vec<_>>();
         assert_eq!(
-            ids(idx.pending_images(true, 0, 999, 10).unwrap()),
+            ids(idx
+                .pending_in(Queue::Images, true, 0, 999, None, 10)
+                .unwrap()),
             ["3", "2", "1"]
         );
         // Photo 2's image lands first: the image queue no longer holds it, the API one does.
         idx.set_image_cached("2", 10).unwrap();
         assert_eq!(
-            ids(idx.pending_images(true, 0, 999, 10).unwrap()),
+            ids(idx
+                .pending_in(Queue::Images, true, 0, 999, None, 10)
+                .unwrap()),
             ["3", "1"]
         );
         assert_eq!(
-            ids(idx.pending_infos(2, false, 0, 999, 10).unwrap()),
+            ids(idx
+                .pending_in(Queue::Infos(2), false, 0, 999, None, 10)
+                .unwrap()),
             ["1", "2", "3"]
         );
         idx.set_info_cached("2", 2, 0).unwrap();
         assert_eq!(
-            ids(idx.pending_infos(2, false, 0, 999, 10).unwrap()),
+            ids(idx
+                .pending_in(Queue::Infos(2), false, 0, 999, None, 10)
+                .unwrap()),
             ["1", "3"]
         );
         // Complete photos are settled; the others stay pending.
