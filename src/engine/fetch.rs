@@ -3,7 +3,7 @@
 //! Also the on-access image and sidecar fetches the mount uses.
 
 use super::download::{self, DownloadError};
-use super::scheduler::Lane;
+use super::scheduler::{DownloadSlot, Lane};
 use super::{Engine, FetchError};
 
 use crate::photo::{best_size, image_ext, Photo};
@@ -120,7 +120,11 @@ impl Engine {
 
     /// Downloads the best image into the store (or adopts a complete file a crash left
     /// unrecorded). Returns the updated row.
-    pub(crate) async fn cache_image(&self, row: &Photo) -> Result<Photo, FetchError> {
+    pub(crate) async fn cache_image(
+        &self,
+        row: &Photo,
+        slot: Option<DownloadSlot>,
+    ) -> Result<Photo, FetchError> {
         let mut row = self.ensure_best(row).await?;
         let hash = crate::photo::hash(&row.id);
         let path = self.store.image_path(&row.id, &row.ext);
@@ -139,7 +143,7 @@ impl Engine {
         }
         tracing::info!("Caching image of photo {hash}...");
         let url = row.best.as_ref().map(|b| b.url.clone()).unwrap_or_default();
-        let size = self.download_file(&url, &path, &row).await?;
+        let size = self.download_file(&url, &path, &row, slot).await?;
         self.index
             .set_image_cached(&row.id, size)
             .map_err(FetchError::db)?;
@@ -152,7 +156,15 @@ impl Engine {
         Ok(row)
     }
 
-    async fn download_file(&self, url: &str, path: &Path, row: &Photo) -> Result<u64, FetchError> {
+    /// Downloads `url` to `path` through a partial file; `slot` (the image pipeline's) is
+    /// handed over once the bytes are in, before they are checked and saved.
+    async fn download_file(
+        &self,
+        url: &str,
+        path: &Path,
+        row: &Photo,
+        slot: Option<DownloadSlot>,
+    ) -> Result<u64, FetchError> {
         let store = self.store.clone();
         let final_path = path.to_path_buf();
         let context = format!("cannot write {}", path.display());
@@ -209,6 +221,10 @@ impl Engine {
                     return Err(FetchError::Failed(e.to_string()));
                 }
             };
+        let _saving = match slot {
+            Some(slot) => slot.hand_over().await,
+            None => None,
+        };
         if self.opts.verify_image {
             let head = read_head(tmp.path()).map_err(|e| e.to_string())?;
             if let Err(e) = super::imageinfo::check(&head, &row.ext, expected_dims(row)) {
@@ -294,7 +310,7 @@ impl Engine {
                 return Ok(row);
             }
             if self.claim(id, Lane::Image) {
-                let r = self.cache_image(&row).await;
+                let r = self.cache_image(&row, None).await;
                 self.release(id, Lane::Image);
                 self.changed.notify_waiters();
                 return r;

@@ -10,7 +10,7 @@ use crate::flickr::priority::{boostable, with_priority, Priority};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The two pipelines a photo's work is split into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -19,6 +19,28 @@ pub(crate) enum Lane {
     Image,
     /// The sidecar: its API calls, paced by the rate limit.
     Api,
+}
+
+/// A download slot of the image pipeline (one of `--concurrency`), lent to one photo's
+/// download. Once the bytes are in, the download trades it for a place among the images being
+/// saved (fsync, rename, index: as many as downloads), so that the next download starts while
+/// this one is written out.
+pub(crate) struct DownloadSlot {
+    download: OwnedSemaphorePermit,
+    writing: Arc<Semaphore>,
+}
+
+impl DownloadSlot {
+    fn new(download: OwnedSemaphorePermit, writing: Arc<Semaphore>) -> DownloadSlot {
+        DownloadSlot { download, writing }
+    }
+
+    /// Frees the download slot once a place to save is had; the place is held until dropped.
+    pub(crate) async fn hand_over(self) -> Option<OwnedSemaphorePermit> {
+        let place = self.writing.acquire_owned().await.ok();
+        drop(self.download);
+        place
+    }
 }
 
 /// What one pass did to each photo so far.
@@ -245,6 +267,8 @@ impl Engine {
         let want_image = self.opts.want_image;
         let level = self.opts.info_level;
         let images = Arc::new(Semaphore::new(self.opts.concurrency.max(1)));
+        // Downloaded images being saved (fsync, rename, index), as many as downloads.
+        let writing = Arc::new(Semaphore::new(self.opts.concurrency.max(1)));
         let apis = Arc::new(Semaphore::new(crate::config::API_WORKERS));
         let sizes = Arc::new(Semaphore::new(crate::config::API_WORKERS));
         let pass = Arc::new(Pass::default());
@@ -330,6 +354,7 @@ impl Engine {
                         let me = self.clone();
                         let pass = pass.clone();
                         let images = images.clone();
+                        let writing = writing.clone();
                         tasks.spawn(async move {
                             let id = photo.id.clone();
                             let mut permit = Some(permit);
@@ -344,13 +369,20 @@ impl Engine {
                                 };
                                 match best {
                                     Ok(row) => {
-                                        permit = images.acquire_owned().await.ok();
-                                        me.run_part(row, lane).await
+                                        // The `getSizes` permit is held until a download slot
+                                        // is free: few photos wait for one.
+                                        let slot = images.acquire_owned().await.ok();
+                                        permit = None;
+                                        let slot = slot.map(|p| DownloadSlot::new(p, writing));
+                                        me.run_part(row, lane, slot).await
                                     }
                                     Err(e) => Err(e),
                                 }
+                            } else if lane == Lane::Image {
+                                let slot = permit.take().map(|p| DownloadSlot::new(p, writing));
+                                me.run_part(photo, lane, slot).await
                             } else {
-                                me.run_part(photo, lane).await
+                                me.run_part(photo, lane, None).await
                             };
                             me.release(&id, lane);
                             drop(permit);
@@ -395,25 +427,27 @@ impl Engine {
         Ok(pass.started())
     }
 
-    /// One pipeline's part of a photo.
+    /// One pipeline's part of a photo (`slot`: the image pipeline's download slot).
     async fn run_part(
         self: &Arc<Self>,
         row: crate::photo::Photo,
         lane: Lane,
+        slot: Option<DownloadSlot>,
     ) -> Result<(), FetchError> {
         // A person who comes to wait for this photo promotes its calls (see `priority`).
         let id = row.id.clone();
-        boostable(&id, self.run_part_now(row, lane)).await
+        boostable(&id, self.run_part_now(row, lane, slot)).await
     }
 
     async fn run_part_now(
         self: &Arc<Self>,
         row: crate::photo::Photo,
         lane: Lane,
+        slot: Option<DownloadSlot>,
     ) -> Result<(), FetchError> {
         match lane {
             // A `getSizes` here is one an image waits for: before the comments.
-            Lane::Image => with_priority(Priority::Sizes, self.cache_image(&row))
+            Lane::Image => with_priority(Priority::Sizes, self.cache_image(&row, slot))
                 .await
                 .map(|_| ()),
             Lane::Api => {
