@@ -21,19 +21,18 @@ pub enum Queue {
 }
 
 impl Queue {
-    /// The condition on a pending row, `?4` being the level: the image queue names it too (as
-    /// always true), so that both queues bind the same parameters.
+    /// The condition on a pending row, `?4` being the level (of the sidecar queue only).
     fn filter(self) -> &'static str {
         match self {
-            Queue::Images => "image_cached = 0 AND ?4 IS NOT NULL",
+            Queue::Images => "image_cached = 0",
             Queue::Infos(_) => "(info_level < ?4 OR info_last_update IS NOT last_update)",
         }
     }
 
-    fn level(self) -> i64 {
+    fn level(self) -> Option<i64> {
         match self {
-            Queue::Images => 0,
-            Queue::Infos(l) => l as i64,
+            Queue::Images => None,
+            Queue::Infos(l) => Some(l as i64),
         }
     }
 }
@@ -216,16 +215,19 @@ impl Index {
             queue.filter()
         );
         let level = queue.level();
+        let limit = limit as i64;
+        let mut args: Vec<&dyn rusqlite::ToSql> = vec![&from, &to, &limit];
+        // `?4`, the level; an empty slot for the image queue when the cursor follows.
+        if level.is_some() || after.is_some() {
+            args.push(&level);
+        }
+        if let Some((d, id)) = &after {
+            args.push(d);
+            args.push(id);
+        }
         self.read(|c| {
             let mut st = c.prepare_cached(&sql)?;
-            let rows = match after {
-                Some((d, id)) => st
-                    .query_map(params![from, to, limit as i64, level, d, id], row_to_photo)?
-                    .collect(),
-                None => st
-                    .query_map(params![from, to, limit as i64, level], row_to_photo)?
-                    .collect(),
-            };
+            let rows = st.query_map(args.as_slice(), row_to_photo)?.collect();
             rows
         })
     }
@@ -245,11 +247,15 @@ impl Index {
                 AND {} LIMIT ?3)",
             queue.filter()
         );
+        let cap = cap as i64;
+        let level = queue.level();
+        let mut args: Vec<&dyn rusqlite::ToSql> = vec![&from, &to, &cap];
+        if level.is_some() {
+            args.push(&level);
+        }
         self.read(|c| {
             c.prepare_cached(&sql)?
-                .query_row(params![from, to, cap as i64, queue.level()], |r| {
-                    r.get::<_, i64>(0)
-                })
+                .query_row(args.as_slice(), |r| r.get::<_, i64>(0))
                 .map(|n| n as usize)
         })
     }
