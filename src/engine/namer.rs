@@ -9,6 +9,7 @@
 //! by the scheduler, as before, and one call serves both (see `ensure_best`).
 
 use super::Engine;
+use crate::cache::db::Queue;
 use crate::flickr::priority::{boostable, with_priority, Priority};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -72,7 +73,7 @@ impl Engine {
                 let after = cursor.as_ref().map(|(d, id)| (*d, id.as_str()));
                 match self
                     .index
-                    .pending_unnamed(newest_first, lo, hi, after, BATCH)
+                    .pending_in(Queue::Unnamed, newest_first, lo, hi, after, BATCH)
                 {
                     Ok(rows) => batch = rows,
                     Err(e) => tracing::debug!("namer: cannot read the index: {e}"),

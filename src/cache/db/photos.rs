@@ -12,27 +12,54 @@ use rusqlite::{params, OptionalExtension};
 /// old extension) of the photos replaced on Flickr, whose cached files are stale.
 pub type Upserted = (Vec<(String, i64)>, Vec<(String, String)>);
 
-/// The queue of one pipeline: pending photos whose image is not cached yet, or whose sidecar
-/// falls short of a level (or of the row's last update).
+/// The queue of one pipeline: pending photos whose image is not cached yet, whose sidecar
+/// falls short of a level (or of the row's last update), or whose image the listing may not
+/// have named (no best URL, or a video: its file only `getSizes` names; a superset, the
+/// namer decides which of them really need `getSizes`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Queue {
     Images,
     Infos(i32),
+    Unnamed,
 }
 
 impl Queue {
-    /// The condition on a pending row, `?4` being the level (of the sidecar queue only).
+    /// The condition on a pending row, `:level` being the level (of the sidecar queue only:
+    /// a parameter the planner could fold would make SQLite re-prepare at every bind).
     fn filter(self) -> &'static str {
         match self {
             Queue::Images => "image_cached = 0",
-            Queue::Infos(_) => "(info_level < ?4 OR info_last_update IS NOT last_update)",
+            Queue::Infos(_) => "(info_level < :level OR info_last_update IS NOT last_update)",
+            Queue::Unnamed => "image_cached = 0 AND (best_url IS NULL OR media = 'video')",
         }
+    }
+
+    /// The pending rows of this queue uploaded between `:from` and `:to`.
+    fn pending_where(self) -> String {
+        format!(
+            "pending = 1 AND deleted_at IS NULL AND date_upload BETWEEN :from AND :to AND {}",
+            self.filter()
+        )
+    }
+
+    /// The named parameters of [`Queue::pending_where`]: the level only where it is named.
+    fn args<'a>(
+        from: &'a i64,
+        to: &'a i64,
+        level: &'a Option<i64>,
+    ) -> Vec<(&'static str, &'a dyn rusqlite::ToSql)> {
+        let mut args: Vec<(&'static str, &dyn rusqlite::ToSql)> =
+            vec![(":from", from), (":to", to)];
+        if let Some(level) = level {
+            args.push((":level", level));
+        }
+        args
     }
 
     fn level(self) -> Option<i64> {
         match self {
-            Queue::Images => None,
             Queue::Infos(l) => Some(l as i64),
+            Queue::Images | Queue::Unnamed => None,
         }
     }
 }
@@ -203,27 +230,22 @@ impl Index {
             ("ASC", ">")
         };
         let after_clause = if after.is_some() {
-            format!("AND (date_upload, id) {cmp} (?5, ?6)")
+            format!("AND (date_upload, id) {cmp} (:after_date, :after_id)")
         } else {
             String::new()
         };
         let sql = format!(
-            "SELECT {COLS} FROM photos
-             WHERE pending = 1 AND deleted_at IS NULL AND date_upload BETWEEN ?1 AND ?2
-                AND {} {after_clause}
-             ORDER BY date_upload {dir}, id {dir} LIMIT ?3",
-            queue.filter()
+            "SELECT {COLS} FROM photos WHERE {} {after_clause}
+             ORDER BY date_upload {dir}, id {dir} LIMIT :limit",
+            queue.pending_where()
         );
-        let level = queue.level();
         let limit = limit as i64;
-        let mut args: Vec<&dyn rusqlite::ToSql> = vec![&from, &to, &limit];
-        // `?4`, the level; an empty slot for the image queue when the cursor follows.
-        if level.is_some() || after.is_some() {
-            args.push(&level);
-        }
+        let level = queue.level();
+        let mut args = Queue::args(&from, &to, &level);
+        args.push((":limit", &limit));
         if let Some((d, id)) = &after {
-            args.push(d);
-            args.push(id);
+            args.push((":after_date", d));
+            args.push((":after_id", id));
         }
         self.read(|c| {
             let mut st = c.prepare_cached(&sql)?;
@@ -242,63 +264,17 @@ impl Index {
         cap: usize,
     ) -> rusqlite::Result<usize> {
         let sql = format!(
-            "SELECT count(*) FROM (SELECT 1 FROM photos
-             WHERE pending = 1 AND deleted_at IS NULL AND date_upload BETWEEN ?1 AND ?2
-                AND {} LIMIT ?3)",
-            queue.filter()
+            "SELECT count(*) FROM (SELECT 1 FROM photos WHERE {} LIMIT :limit)",
+            queue.pending_where()
         );
         let cap = cap as i64;
         let level = queue.level();
-        let mut args: Vec<&dyn rusqlite::ToSql> = vec![&from, &to, &cap];
-        if level.is_some() {
-            args.push(&level);
-        }
+        let mut args = Queue::args(&from, &to, &level);
+        args.push((":limit", &cap));
         self.read(|c| {
             c.prepare_cached(&sql)?
                 .query_row(args.as_slice(), |r| r.get::<_, i64>(0))
                 .map(|n| n as usize)
-        })
-    }
-
-    /// Pending photos whose image is not cached and whose file the listing may not have named
-    /// (no best URL, or a video: its file only `getSizes` names), in processing order after
-    /// `after` (upload date, id), uploaded between `from` and `to`, at most `limit`. A superset:
-    /// the engine decides which of them really need `getSizes`.
-    pub fn pending_unnamed(
-        &self,
-        newest_first: bool,
-        from: i64,
-        to: i64,
-        after: Option<(i64, &str)>,
-        limit: usize,
-    ) -> rusqlite::Result<Vec<Photo>> {
-        let (dir, cmp) = if newest_first {
-            ("DESC", "<")
-        } else {
-            ("ASC", ">")
-        };
-        let after_clause = if after.is_some() {
-            format!("AND (date_upload, id) {cmp} (?4, ?5)")
-        } else {
-            String::new()
-        };
-        let sql = format!(
-            "SELECT {COLS} FROM photos
-             WHERE pending = 1 AND deleted_at IS NULL AND date_upload BETWEEN ?1 AND ?2
-                AND image_cached = 0 AND (best_url IS NULL OR media = 'video') {after_clause}
-             ORDER BY date_upload {dir}, id {dir} LIMIT ?3"
-        );
-        self.read(|c| {
-            let mut st = c.prepare_cached(&sql)?;
-            let rows = match after {
-                Some((d, id)) => st
-                    .query_map(params![from, to, limit as i64, d, id], row_to_photo)?
-                    .collect(),
-                None => st
-                    .query_map(params![from, to, limit as i64], row_to_photo)?
-                    .collect(),
-            };
-            rows
         })
     }
 
@@ -786,29 +762,35 @@ mod tests {
         let ids = |v: Vec<Photo>| v.into_iter().map(|p| p.id).collect::<Vec<_>>();
         // No URL, or a video: newest first, photo 2 (named by the listing) left out.
         assert_eq!(
-            ids(idx.pending_unnamed(true, 0, 999, None, 10).unwrap()),
+            ids(idx
+                .pending_in(Queue::Unnamed, true, 0, 999, None, 10)
+                .unwrap()),
             ["5", "4", "3", "1"]
         );
         assert_eq!(
-            ids(idx.pending_unnamed(true, 0, 999, None, 2).unwrap()),
+            ids(idx
+                .pending_in(Queue::Unnamed, true, 0, 999, None, 2)
+                .unwrap()),
             ["5", "4"]
         );
         assert_eq!(
             ids(idx
-                .pending_unnamed(true, 0, 999, Some((400, "4")), 10)
+                .pending_in(Queue::Unnamed, true, 0, 999, Some((400, "4")), 10)
                 .unwrap()),
             ["3", "1"]
         );
         assert_eq!(
             ids(idx
-                .pending_unnamed(false, 150, 999, Some((300, "3")), 10)
+                .pending_in(Queue::Unnamed, false, 150, 999, Some((300, "3")), 10)
                 .unwrap()),
             ["4", "5"]
         );
         // A cached image needs no name.
         idx.set_image_cached("4", 10).unwrap();
         assert_eq!(
-            ids(idx.pending_unnamed(false, 0, 999, None, 10).unwrap()),
+            ids(idx
+                .pending_in(Queue::Unnamed, false, 0, 999, None, 10)
+                .unwrap()),
             ["1", "3", "5"]
         );
     }
