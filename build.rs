@@ -1,6 +1,6 @@
 //! Build script: on Linux, links the binaries with `lingua-models.ld`, which moves lingua's
 //! language models (about 44 MB, read only when a language is detected) to the end of the
-//! file, away from the code and data that a start-up reads from disk.
+//! file, behind an 8 MB hole, away from the code and data that a start-up reads from disk.
 
 fn main() {
     println!("cargo:rerun-if-changed=lingua-models.ld");
