@@ -449,8 +449,12 @@ fi
 
 # 1. API calls per photo at each info level (fresh cache each), then re-runs after growth.
 #    The budget is derived from the emulator's expected stream, not from the calls made:
-#    1 findByUsername + ceil(N/500) getPhotos + 1 getSizes per video (no url_* for a video's
-#    file) + at level 2 one comments.getList per photo with comments.
+#    1 findByUsername + the getPhotos pages of a first sweep + 1 getSizes per video (no url_*
+#    for a video's file) + at level 2 one comments.getList per photo with comments. A sweep
+#    lists in windows of upload date whose bound is inclusive (Flickr's max_upload_date is
+#    "less than or equal"): each window after the first starts with the photo that ended
+#    the one before, so it brings at most 499 new photos, and N photos take
+#    1 + ceil((N - 500) / 499) pages (7 for 3,000, where ceil(N/500) would say 6).
 emu_start "$N" 24 0
 expected
 videos=$(exp_of "sum(x['media'] == 'video' for x in p)")
@@ -460,9 +464,10 @@ for lvl in 0 1 2; do
   mirror --cache-path "$WORK/c$lvl" --info-level "$lvl" --debug 1
   calls=$(stat_of total_calls)
   c=$([ "$lvl" = 2 ] && echo "$commented" || echo 0)
-  budget=$(( (N + 499) / 500 + 1 + videos + c ))
+  pages=$(( N <= 500 ? 1 : 1 + (N - 500 + 498) / 499 ))
+  budget=$(( pages + 1 + videos + c ))
   row "API calls/photo, $N photos, info-level $lvl" "$(calc "\"%.4f (%d calls)\", $calls/$N, $calls")" \
-    "budget 1+ceil(N/500) + $videos videos$([ "$lvl" = 2 ] && echo " + $commented commented") = $budget" \
+    "budget 1+$pages pages + $videos videos$([ "$lvl" = 2 ] && echo " + $commented commented") = $budget" \
     "$([ "$calls" -le "$budget" ] && echo ok || echo OVER)"
   [ "$calls" -le "$budget" ] || broken "info-level $lvl: $calls calls > budget $budget"
 done
