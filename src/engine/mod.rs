@@ -394,11 +394,14 @@ impl Engine {
 
     /// Saves API call counts spent since the last flush into the index (for `status`).
     pub fn flush_call_counts(&self) {
-        let now = self.api.call_counts();
         let mut seen = self
             .calls_recorded
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        // Read under the lock: the pipelines flush concurrently, and a snapshot read before
+        // another flush took the lock would be older than what that flush recorded, so
+        // storing it would record the calls between the two a second time.
+        let now = self.api.call_counts();
         for (method, n) in &now {
             let before = seen.get(method).copied().unwrap_or(0);
             if *n > before {
